@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of nvmet-mem against a Linux 7.3 tree that has the
+# patches/ series applied and CONFIG_RUST, CONFIG_NVME_TARGET enabled.
+#
+#   make KDIR=/path/to/linux [LLVM=-19 RUSTC=... BINDGEN=...]
+#   make KDIR=... CLIPPY=1      # lint the crate with clippy
+#
+# Without KDIR, the project's own cached guest kernel tree is used
+# (scripts/build-kernel.sh builds it).
+#
+# Project targets (they need scripts/setup.sh to have run once):
+#   make run     build, boot, serve a namespace over nvme-loop, do I/O
+#   make check   build and run the test suite in a guest
+#   make kernel  build (or reuse) the cached guest kernel
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KDIR ?= $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
+
+.PHONY: all modules clean run check kernel rustfmt
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(TOP) clean
+
+rustfmt:
+	$(MAKE) -C $(KDIR) M=$(TOP) rustfmt
+
+kernel:
+	$(TOP)/scripts/build-kernel.sh
+
+run:
+	$(TOP)/scripts/run.sh
+
+check:
+	$(TOP)/selftests/run.sh

@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the other scripts: toolchain and cache locations.
+# Every variable can be overridden from the environment.
+
+NVMET_MEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${NVMET_MEM_CACHE:=$HOME/.cache/nvmet-mem}"
+: "${KERNEL_TARBALL:=$(ls /usr/src/linux-source-7.3.tar.* 2>/dev/null | head -n 1)}"
+: "${JOBS:=$(( $(nproc) + 1 ))}"
+
+# Debian's rustc 1.96 with its rust-src; rustup's rustc comes first in
+# PATH on these machines and has no rust-src, so name it explicitly.
+KMAKE_VARS=(
+	LLVM=-19
+	RUSTC=/usr/bin/rustc
+	RUSTDOC=/usr/bin/rustdoc
+	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+	BINDGEN="${CARGO_HOME:-$HOME/.cargo}/bin/bindgen"
+	CLIPPY_DRIVER=/usr/bin/clippy-driver
+)
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+export PATH="$HOME/.local/bin:$PATH"
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-nvmet-mem}" "$*"; }
+die() { printf '[%s] ERROR: %s\n' "${LOG_TAG:-nvmet-mem}" "$*" >&2; exit 1; }
+
+hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -c1-12; }

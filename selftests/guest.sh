@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the guest: every test in guest/ in order, KTAP output.
+# A test passes with exit 0, is skipped with exit 4 (kselftest), fails
+# otherwise or when it runs past the per-test timeout.
+here=$(cd "$(dirname "$0")" && pwd)
+. "${KTAP_HELPERS:?}"
+
+TESTS=(
+	module_load
+	backend_attr
+	rmmod_in_use
+	module_unload
+	brd_loop
+	file_loop
+)
+per_test=${PER_TEST_TIMEOUT:-300}
+
+ktap_print_header
+ktap_set_plan "${#TESTS[@]}"
+for t in "${TESTS[@]}"; do
+	echo "# --- $t"
+	timeout "$per_test" bash "$here/guest/$t.sh" 2>&1 | sed 's/^\([^#]\)/# \1/'
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	0) ktap_test_pass "$t" ;;
+	4) ktap_test_skip "$t" ;;
+	124) echo "# timed out after ${per_test}s"; ktap_test_fail "$t" ;;
+	*) echo "# exit status $rc"; ktap_test_fail "$t" ;;
+	esac
+	# a test that leaves the guest dirty poisons the ones after it
+	rm -rf /sys/kernel/config/nvmet/ports/*/subsystems/* 2>/dev/null
+done
+ktap_finished

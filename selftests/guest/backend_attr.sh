@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The namespace "backend" attribute: defaults to empty, rejects unknown names
+# (-EINVAL) and changes while enabled (-EBUSY) without changing state, and an
+# empty write restores the default.
+. "$(dirname "$0")/../lib.sh"
+load_mem
+new_subsys testnqn.attr
+new_ns testnqn.attr 1
+ns=$CFS/subsystems/testnqn.attr/namespaces/1
+[ -z "$(cat "$ns/backend")" ] || fail "default not empty"
+expect_errno EINVAL try_write "$ns/backend" nosuchbackend
+[ -z "$(cat "$ns/backend")" ] || fail "bad write changed state"
+write_attr "$ns/backend" mem
+write_attr "$ns/device_path" attr0
+write_attr "$ns/enable" 1 || fail "enable"
+expect_errno EBUSY try_write "$ns/backend" ""
+[ "$(cat "$ns/backend")" = mem ] || fail "busy write changed state"
+write_attr "$ns/enable" 0
+write_attr "$ns/backend" "" || fail "reset to default"
+[ -z "$(cat "$ns/backend")" ] || fail "reset did not take"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Regression: a brd namespace (bdev backend, untouched by the series) still
+# serves I/O over nvme-loop with the patched nvmet.
+. "$(dirname "$0")/../lib.sh"
+load_nvmet
+modprobe brd rd_nr=1 rd_size=65536 || fail "modprobe brd"
+cleanup_add "modprobe -r brd"
+new_subsys testnqn.brd
+new_ns testnqn.brd 1
+ns=$CFS/subsystems/testnqn.brd/namespaces/1
+write_attr "$ns/device_path" /dev/ram0
+write_attr "$ns/enable" 1 || fail "enable brd namespace"
+export_loop testnqn.brd 11
+connect_loop testnqn.brd; dev=$DEV
+[ "$(cat /sys/block/${dev#/dev/}/size)" = $((64 << 11)) ] || fail "size of $dev"
+verify_io "$dev" 8

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# rmmod unregisters the backend: the log says so, "mem" can no longer be
+# selected, and a namespace that had selected it fails to enable (-ENODEV).
+. "$(dirname "$0")/../lib.sh"
+load_mem
+new_subsys testnqn.unload
+new_ns testnqn.unload 1
+ns=$CFS/subsystems/testnqn.unload/namespaces/1
+write_attr "$ns/backend" mem || fail "select mem"
+write_attr "$ns/device_path" unload0
+dmesg -C
+rmmod nvmet_mem || fail "rmmod with no namespace enabled"
+mem_loaded && fail "still loaded"
+dmesg | grep -q "nvmet: unregistered backend mem" || fail "no unregistration message"
+expect_errno EINVAL try_write "$ns/backend" mem
+expect_errno ENODEV try_write "$ns/enable" 1
+[ "$(cat "$ns/enable")" = 0 ] || fail "namespace enabled without backend"
+insmod "$MEM_KO" || fail "reload"
+write_attr "$ns/enable" 1 || fail "enable after reload"
+write_attr "$ns/enable" 0

@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the guest tests: nvmet configfs set-up and tear-down, nvme-loop
+# connection, assertions. Each test sources this file, registers its clean-up
+# with `cleanup_add`, and exits 0 (pass), 4 (skip) or anything else (fail).
+
+NVMET_MEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CFS=/sys/kernel/config/nvmet
+MEM_KO=$NVMET_MEM_TOP/nvmet-mem.ko
+KSFT_SKIP=4
+
+_cleanups=()
+cleanup_add() { _cleanups=("$*" "${_cleanups[@]}"); }
+_run_cleanups() {
+	local c
+	for c in "${_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+}
+trap _run_cleanups EXIT
+
+msg() { echo "# $*"; }
+fail() { echo "# FAIL: $*"; exit 1; }
+skip() { echo "# SKIP: $*"; exit $KSFT_SKIP; }
+
+# expect_errno ERRNO_NAME CMD...: CMD must fail, with the errno's message.
+expect_errno() {
+	local want=$1 err
+	shift
+	if err=$("$@" 2>&1); then
+		fail "'$*' succeeded, expected $want"
+	fi
+	case "$want:$err" in
+	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | ENODEV:*"No such device"* | \
+	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"*) ;;
+	*) fail "'$*' failed with '$err', expected $want" ;;
+	esac
+}
+
+# write_attr FILE VALUE: write without a shell redirection error hiding.
+write_attr() { printf '%s\n' "$2" >"$1"; }
+# try_write FILE VALUE: for expect_errno.
+try_write() { sh -c 'printf "%s\n" "$2" > "$1"' _ "$1" "$2"; }
+
+load_nvmet() {
+	modprobe nvmet || fail "modprobe nvmet"
+	modprobe nvme-loop || fail "modprobe nvme-loop"
+	modprobe nvme-fabrics 2>/dev/null || true
+}
+
+mem_loaded() { [ -d /sys/module/nvmet_mem ]; }
+
+load_mem() {
+	load_nvmet
+	mem_loaded || insmod "$MEM_KO" || fail "insmod $MEM_KO"
+}
+
+unload_mem() { ! mem_loaded || rmmod nvmet_mem; }
+
+# new_subsys NQN: an allow-any-host subsystem, removed at exit.
+new_subsys() {
+	mkdir "$CFS/subsystems/$1" || fail "mkdir subsystem $1"
+	cleanup_add "rmdir '$CFS/subsystems/$1'"
+	write_attr "$CFS/subsystems/$1/attr_allow_any_host" 1
+}
+
+# new_ns NQN NSID: a namespace, disabled and removed at exit.
+new_ns() {
+	local d="$CFS/subsystems/$1/namespaces/$2"
+	mkdir "$d" || fail "mkdir namespace $2"
+	cleanup_add "echo 0 > '$d/enable'; rmdir '$d'"
+}
+
+# export_loop NQN PORTID: a loop port that exports the subsystem.
+export_loop() {
+	local p="$CFS/ports/$2"
+	mkdir "$p" || fail "mkdir port $2"
+	cleanup_add "rmdir '$p'"
+	write_attr "$p/addr_trtype" loop
+	ln -s "$CFS/subsystems/$1" "$p/subsystems/$1" || fail "link $1 to port $2"
+	cleanup_add "rm -f '$p/subsystems/$1'"
+}
+
+# connect_loop NQN: connect the host over nvme-loop; sets DEV to the
+# namespace's block device.
+connect_loop() {
+	local nqn=$1 i d
+	cleanup_add "nvme disconnect -n '$nqn'"
+	nvme connect -t loop -n "$nqn" >/dev/null || fail "nvme connect -t loop -n $nqn"
+	for i in $(seq 1 100); do
+		for d in /sys/block/nvme*n*; do
+			[ -e "$d" ] || continue
+			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+			if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$nqn" ]; then
+				DEV=/dev/$(basename "$d")
+				[ -b "$DEV" ] || mknod_dev "$d"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	fail "no block device for $nqn"
+}
+
+mknod_dev() { local mm; mm=$(cat "$1/dev"); mknod "/dev/$(basename "$1")" b "${mm%:*}" "${mm#*:}"; }
+
+# verify_io DEV MIB: write MIB MiB of random data at an odd offset with
+# O_DIRECT, read it back and compare.
+verify_io() {
+	local dev=$1 mib=$2 pat back
+	pat=$(mktemp) back=$(mktemp)
+	cleanup_add "rm -f '$pat' '$back'"
+	head -c "$((mib << 20))" /dev/urandom >"$pat"
+	dd if="$pat" of="$dev" bs=64k seek=3 oflag=direct conv=fsync status=none ||
+		fail "write to $dev"
+	dd if="$dev" of="$back" bs=64k skip=3 count=$((mib * 16)) iflag=direct status=none ||
+		fail "read from $dev"
+	cmp "$pat" "$back" || fail "data read back from $dev differs"
+	msg "$mib MiB written and verified on $dev"
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test suite: set up the machine (idempotent), build the patched guest
+# kernel (cached) and the module, run the host tests, then boot one guest
+# and run the guest tests in it. Output is KTAP; the last line is
+#   N passed, N failed, N skipped
+# and the exit status is non-zero if anything failed, including a build
+# step, a guest crash or any oops/BUG/WARNING/KASAN/lockdep report.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+LOG_TAG=selftests
+. "$here/../scripts/env.sh"
+
+pass=0 failn=0 skipn=0
+result() { # result ok|fail|skip NAME
+	case $1 in
+	ok) pass=$((pass + 1)); echo "ok $((pass + failn + skipn)) $2" ;;
+	skip) skipn=$((skipn + 1)); echo "ok $((pass + failn + skipn)) $2 # SKIP" ;;
+	*) failn=$((failn + 1)); echo "not ok $((pass + failn + skipn)) $2" ;;
+	esac
+}
+finish() {
+	echo "# host tests, guest tests and guest kernel log: see above"
+	echo "$pass passed, $failn failed, $skipn skipped"
+	[ $failn -eq 0 ]
+	exit
+}
+step() { # step NAME CMD...: a build step that counts as a test
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	if "$@" >"$log" 2>&1; then
+		result ok "$name"
+	else
+		sed 's/^/# /' "$log" | tail -n 40
+		result fail "$name"
+		rm -f "$log"
+		finish
+	fi
+	rm -f "$log"
+}
+
+echo "TAP version 13"
+step setup "$NVMET_MEM_TOP/scripts/setup.sh"
+step kernel_build "$NVMET_MEM_TOP/scripts/build-kernel.sh"
+KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
+export KDIR
+step module_build make -C "$KDIR" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules
+
+for t in "$here"/host/*.sh; do
+	name=host_$(basename "$t" .sh)
+	bash "$t" 2>&1 | sed 's/^\([^#]\)/# \1/'
+	case ${PIPESTATUS[0]} in
+	0) result ok "$name" ;;
+	4) result skip "$name" ;;
+	*) result fail "$name" ;;
+	esac
+done
+
+out=$(mktemp -d /tmp/nvmet-mem-selftests.XXXXXX)
+timeout_s=$(sed -n 's/^timeout=//p' "$here/settings")
+KTAP_HELPERS=$KDIR/tools/testing/selftests/kselftest/ktap_helpers.sh
+export KTAP_HELPERS
+"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" >"$out/host.log" 2>&1
+vmrc=$?
+seen=0
+while IFS= read -r line; do
+	if [[ $line =~ ^(not\ )?ok\ [0-9]+\ ([^#]*[^#\ ])(\ #\ (SKIP|XFAIL).*)?$ ]]; then
+		seen=$((seen + 1))
+		name=guest_${BASH_REMATCH[2]}
+		if [ -n "${BASH_REMATCH[1]}" ]; then result fail "$name"
+		elif [ "${BASH_REMATCH[4]}" = SKIP ]; then result skip "$name"
+		else result ok "$name"; fi
+	else
+		case $line in
+		"# "*) echo "$line" ;;
+		TAP*|1..*) ;;
+		*) echo "# $line" ;;
+		esac
+	fi
+done <"$out/host.log"
+planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/host.log" | head -n 1)
+if [ -z "$planned" ] || [ "$seen" -lt "$planned" ]; then
+	echo "# guest ran $seen of ${planned:-?} tests (vm exit $vmrc)"
+	result fail guest_completed
+fi
+if [ -s "$out/reports" ]; then
+	sed 's/^/# /' "$out/reports"
+	result fail guest_kernel_log_clean
+elif [ -f "$out/dmesg" ]; then
+	result ok guest_kernel_log_clean
+else
+	result fail guest_kernel_log_clean
+fi
+echo "# guest output and logs: $out"
+finish
