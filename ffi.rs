@@ -84,7 +84,7 @@ impl Namespace<'_> {
         // by the namespace, which configfs cannot change while it is being
         // enabled or disabled (the store takes the subsystem lock that our
         // caller holds); the borrow does not outlive `self`.
-        Some(unsafe { CStr::from_ptr(p) })
+        Some(unsafe { CStr::from_char_ptr(p) })
     }
 
     /// The namespace ID.
