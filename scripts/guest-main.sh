@@ -32,7 +32,8 @@ for d in /sys/block/nvme*n*; do
 	[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$nqn" ] && dev=/dev/$(basename "$d")
 done
 [ -n "$dev" ] || { echo "no namespace device appeared"; exit 1; }
-run nvme id-ns "$dev" --output-format=normal | grep -E '^(nsze|ncap|nuse|lbaf  0)'
+say "nvme id-ns $dev | grep -E '^(nsze|ncap|nuse|lbaf  0)'"
+nvme id-ns "$dev" --output-format=normal | grep -E '^(nsze|ncap|nuse|lbaf  0)'
 say "dd if=$dev of=/dev/null bs=4k count=1 iflag=direct"
 if dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct 2>&1; then
 	echo "RESULT: mem namespace $dev served a 4 KiB read"

@@ -5,7 +5,8 @@
 # A test passes with exit 0, is skipped with exit 4 (kselftest), fails
 # otherwise or when it runs past the per-test timeout.
 here=$(cd "$(dirname "$0")" && pwd)
-. "${KTAP_HELPERS:?}"
+# $1: the kernel tree's tools/testing/selftests/kselftest/ktap_helpers.sh
+. "${1:?usage: guest.sh KTAP_HELPERS}"
 
 TESTS=(
 	module_load

@@ -29,7 +29,7 @@ expect_errno() {
 		fail "'$*' succeeded, expected $want"
 	fi
 	case "$want:$err" in
-	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | ENODEV:*"No such device"* | \
+	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | EBUSY:*"in use"* | ENODEV:*"No such device"* | \
 	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"*) ;;
 	*) fail "'$*' failed with '$err', expected $want" ;;
 	esac
@@ -37,8 +37,17 @@ expect_errno() {
 
 # write_attr FILE VALUE: write without a shell redirection error hiding.
 write_attr() { printf '%s\n' "$2" >"$1"; }
-# try_write FILE VALUE: for expect_errno.
-try_write() { sh -c 'printf "%s\n" "$2" > "$1"' _ "$1" "$2"; }
+# try_write FILE VALUE: for expect_errno (bash names the errno on failure).
+try_write() { bash -c 'echo "$2" > "$1"' _ "$1" "$2"; }
+
+# log_mark: remember this point of the kernel log; log_since: print the
+# kernel log after it (the log is never cleared, so that the harness still
+# sees every report at the end of the run).
+log_mark() {
+	_mark="nvmet-mem-selftest-mark-$$-$RANDOM"
+	echo "$_mark" >/dev/kmsg
+}
+log_since() { dmesg | sed -n "/$_mark/,\$p"; }
 
 load_nvmet() {
 	modprobe nvmet || fail "modprobe nvmet"

@@ -61,8 +61,7 @@ done
 out=$(mktemp -d /tmp/nvmet-mem-selftests.XXXXXX)
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings")
 KTAP_HELPERS=$KDIR/tools/testing/selftests/kselftest/ktap_helpers.sh
-export KTAP_HELPERS
-"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" >"$out/host.log" 2>&1
+"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" "$KTAP_HELPERS" >"$out/host.log" 2>&1
 vmrc=$?
 seen=0
 while IFS= read -r line; do

@@ -9,10 +9,10 @@ new_ns testnqn.unload 1
 ns=$CFS/subsystems/testnqn.unload/namespaces/1
 write_attr "$ns/backend" mem || fail "select mem"
 write_attr "$ns/device_path" unload0
-dmesg -C
+log_mark
 rmmod nvmet_mem || fail "rmmod with no namespace enabled"
 mem_loaded && fail "still loaded"
-dmesg | grep -q "nvmet: unregistered backend mem" || fail "no unregistration message"
+log_since | grep -q "nvmet: unregistered backend mem" || fail "no unregistration message"
 expect_errno EINVAL try_write "$ns/backend" mem
 expect_errno ENODEV try_write "$ns/enable" 1
 [ "$(cat "$ns/enable")" = 0 ] || fail "namespace enabled without backend"
