@@ -54,10 +54,9 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: `new` registered the ops table and this is the only
-        // `Registration`; no namespace uses the backend any more, because
-        // each enabled one holds a reference on this module and module exit
-        // runs only when there is none.
+        // No namespace uses the backend any more: each enabled one holds a
+        // reference on this module, and module exit runs only without any.
+        // SAFETY: `new` registered the ops table; this is the only handle.
         unsafe { nvmet_mem_unregister() };
     }
 }
@@ -80,10 +79,9 @@ impl Namespace<'_> {
         if p.is_null() {
             return None;
         }
-        // SAFETY: a non-NULL `device_path` is a NUL-terminated string owned
-        // by the namespace, which configfs cannot change while it is being
-        // enabled or disabled (the store takes the subsystem lock that our
-        // caller holds); the borrow does not outlive `self`.
+        // configfs cannot replace `device_path` while the namespace is being
+        // enabled or disabled: its store takes the lock our caller holds.
+        // SAFETY: non-NULL, it is a NUL-terminated string that outlives `self`.
         Some(unsafe { CStr::from_char_ptr(p) })
     }
 
