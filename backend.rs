@@ -1,37 +1,189 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `mem` backend's logic, in safe Rust.
+//! Memory objects, the registry that names them, and the binding of a
+//! namespace to an object (safe Rust).
 //!
-//! This is the registration skeleton: a namespace enabled through the
-//! backend gets a fixed geometry and every I/O command is rejected as
-//! Invalid Opcode. The page store and the command path replace it.
+//! A memory object is created with `mkdir /sys/kernel/config/nvmet_mem/NAME`
+//! (see [`crate::configfs`]) and owns its settings and its page store. A
+//! namespace whose `backend` is `mem` and whose `device_path` is `NAME` binds
+//! to it on enable: the settings are frozen into a [`Bound`] that the command
+//! path reads without locking, and the object refuses changes until the
+//! namespace is disabled. The store belongs to the object, so data survives
+//! disable and enable; it is freed with the object (after `rmdir` and, if a
+//! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::{Namespace, Request};
+use crate::ffi::Namespace;
+use crate::store::{Limits, Store};
+use kernel::page::PAGE_SHIFT;
 use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::{Arc, Mutex};
+use kernel::{new_mutex, pr_err, pr_info};
 
-/// The name a namespace selects the backend by.
-pub(crate) const NAME: &str = "mem";
+/// What a user sets through configfs.
+pub(crate) struct Settings {
+    /// Namespace size in bytes; 0 until set.
+    pub(crate) size: u64,
+    /// Logical block size in bytes: 512 or 4096.
+    pub(crate) block_size: u32,
+    /// NUMA node for pages, -1 for any.
+    pub(crate) numa_node: i32,
+    /// At most this many bytes of pages, 0 for no limit.
+    pub(crate) max_memory: u64,
+    /// NSID of the namespace bound to the object, if any.
+    pub(crate) bound: Option<u32>,
+}
 
-/// NVMe generic status: Internal Error.
-pub(crate) const NVME_SC_INTERNAL: u16 = 0x6;
+/// A memory object: settings and pages.
+#[pin_data]
+pub(crate) struct MemObject {
+    pub(crate) name: CString,
+    #[pin]
+    pub(crate) settings: Mutex<Settings>,
+    #[pin]
+    pub(crate) store: Store,
+}
 
-const DEFAULT_SIZE: u64 = 64 << 20;
-const DEFAULT_BLKSIZE_SHIFT: u32 = 9;
+impl MemObject {
+    pub(crate) fn new(name: CString) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                name,
+                settings <- new_mutex!(Settings {
+                    size: 0,
+                    block_size: 512,
+                    numa_node: -1,
+                    max_memory: 0,
+                    bound: None,
+                }),
+                store <- Store::new(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+}
 
-pub(crate) fn enable(ns: &mut Namespace<'_>) -> Result {
+/// The memory objects that exist, by name.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    objects: Mutex<KVec<Arc<MemObject>>>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                objects <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn add(&self, obj: Arc<MemObject>) -> Result {
+        self.objects.lock().push(obj, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self, obj: &Arc<MemObject>) {
+        let mut objects = self.objects.lock();
+        if let Some(i) = objects.iter().position(|o| Arc::ptr_eq(o, obj)) {
+            let _ = objects.remove(i);
+        }
+    }
+
+    pub(crate) fn find(&self, name: &CStr) -> Option<Arc<MemObject>> {
+        let objects = self.objects.lock();
+        objects
+            .iter()
+            .find(|o| o.name.to_bytes() == name.to_bytes())
+            .cloned()
+    }
+}
+
+/// A namespace's binding to a memory object, fixed while it is enabled.
+pub(crate) struct Bound {
+    obj: Arc<MemObject>,
+    /// log2 of the logical block size.
+    pub(crate) shift: u32,
+    /// Namespace size in logical blocks.
+    pub(crate) nblocks: u64,
+    /// Where and how much to allocate.
+    pub(crate) limits: Limits,
+}
+
+impl Bound {
+    pub(crate) fn store(&self) -> &Store {
+        &self.obj.store
+    }
+}
+
+/// nvmet's `enable`: bind the namespace to the object named by its
+/// `device_path`.
+pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
+    let nsid = ns.nsid();
     let Some(path) = ns.device_path() else {
-        pr_err!("nsid {}: device_path not set\n", ns.nsid());
+        pr_err!("nsid {}: device_path must name a memory object\n", nsid);
         return Err(EINVAL);
     };
-    pr_info!("nsid {}: enabling {:?}\n", ns.nsid(), path);
-    ns.set_geometry(DEFAULT_SIZE, DEFAULT_BLKSIZE_SHIFT);
+    let Some(obj) = registry.find(path) else {
+        pr_err!("nsid {}: no memory object {:?}\n", nsid, path);
+        return Err(ENOENT);
+    };
+    let bound = {
+        let mut s = obj.settings.lock();
+        if let Some(other) = s.bound {
+            pr_err!(
+                "nsid {}: memory object {:?} is in use by nsid {}\n",
+                nsid,
+                path,
+                other
+            );
+            return Err(EBUSY);
+        }
+        if s.size == 0 {
+            pr_err!("nsid {}: memory object {:?} has no size\n", nsid, path);
+            return Err(EINVAL);
+        }
+        let shift = s.block_size.trailing_zeros();
+        let bound = KBox::new(
+            Bound {
+                obj: obj.clone(),
+                shift,
+                nblocks: s.size >> shift,
+                limits: Limits {
+                    nid: s.numa_node,
+                    max_pages: (s.max_memory >> PAGE_SHIFT) as usize,
+                },
+            },
+            GFP_KERNEL,
+        )?;
+        s.bound = Some(nsid);
+        bound
+    };
+    pr_info!(
+        "nsid {}: serving {:?}: {} blocks of {} bytes\n",
+        nsid,
+        path,
+        bound.nblocks,
+        1u32 << bound.shift
+    );
+    ns.set_geometry(bound.nblocks << bound.shift, bound.shift);
+    ns.set_bound(bound);
     Ok(())
 }
 
+/// nvmet's `disable`: unbind; the data stays with the object.
 pub(crate) fn disable(ns: &mut Namespace<'_>) {
-    pr_info!("nsid {}: disabled\n", ns.nsid());
+    if let Some(bound) = ns.take_bound() {
+        bound.obj.settings.lock().bound = None;
+        pr_info!("nsid {}: released {:?}\n", ns.nsid(), &*bound.obj.name);
+    }
 }
 
-pub(crate) fn parse_io_cmd(req: Request<'_>) -> u16 {
-    req.invalid_opcode()
+/// Logical blocks backed by pages (NUSE).
+pub(crate) fn used_blocks(ns: &Namespace<'_>) -> u64 {
+    ns.bound().map_or(0, |b| {
+        (b.store().used_pages() as u64) << (PAGE_SHIFT as u32 - b.shift)
+    })
 }

@@ -3,16 +3,23 @@
 //! nvmet-mem: a memory backend for the Linux NVMe target.
 //!
 //! On load the module registers a namespace backend named `mem` with the
-//! nvmet core (see `patches/`); a namespace selects it by writing `mem` to
-//! its configfs `backend` attribute. On unload the backend is unregistered.
-//! The nvmet core holds a reference on this module for every enabled
-//! namespace that uses the backend, so `rmmod` is refused while one does.
+//! nvmet core (see `patches/`) and a configfs subsystem, `nvmet_mem`, in
+//! which a user creates memory objects. A namespace selects the backend by
+//! writing `mem` to its `backend` attribute and names an object in its
+//! `device_path`. The nvmet core holds a reference on this module for every
+//! enabled namespace that uses the backend, and configfs one for every
+//! memory object, so `rmmod` is refused while either exists.
 //!
 //! Layout: [`ffi`] is the only place with `unsafe` (together with the C
-//! accessors in `nvmet_mem_glue.c`); [`backend`] is the safe logic.
+//! accessors in `nvmet_mem_glue.c`); [`backend`] (objects and binding),
+//! [`store`] (the page store), [`io`] (the command path) and [`configfs`]
+//! are safe Rust.
 
 mod backend;
+mod configfs;
 mod ffi;
+mod io;
+mod store;
 
 use kernel::prelude::*;
 
@@ -24,16 +31,22 @@ module! {
     license: "GPL",
 }
 
+#[pin_data]
 struct NvmetMem {
+    // Dropped first: no namespace can bind once the backend is gone.
     _registration: ffi::Registration,
+    #[pin]
+    _configfs: kernel::configfs::Subsystem<configfs::Root>,
 }
 
-impl kernel::Module for NvmetMem {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let registration = ffi::Registration::new()?;
-        pr_info!("backend \"{}\" ready\n", backend::NAME);
-        Ok(Self {
-            _registration: registration,
+impl kernel::InPlaceModule for NvmetMem {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        pin_init::pin_init_scope(|| {
+            let registry = backend::Registry::new()?;
+            Ok(try_pin_init!(Self {
+                _configfs <- configfs::subsystem(registry.clone()),
+                _registration: ffi::Registration::new(registry)?,
+            }))
         })
     }
 }

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The configfs surface: `/sys/kernel/config/nvmet_mem/`.
+//!
+//! `mkdir nvmet_mem/NAME` creates a memory object, `rmdir` removes it. Its
+//! attributes are `size`, `blocksize`, `numa_node`, `max_memory` and the
+//! read-only `allocated`; Documentation/nvmet-mem.rst describes each. A
+//! write either takes effect whole or fails with an errno and a one-line
+//! kernel log message, leaving the object as it was.
+//!
+//! The objects live in this module's own subsystem (as rnull's devices do)
+//! rather than as attributes of nvmet's namespace directory: the data of an
+//! object outlives the namespace that serves it (disable, enable, even
+//! removal and re-creation of the namespace), nvmet's namespace directory
+//! stays generic, and the module can be used without patching configfs
+//! attribute lists into nvmet for each backend.
+
+use crate::backend::{MemObject, Registry};
+use crate::ffi::{node_valid, totalram_bytes};
+use kernel::configfs::{self, AttributeOperations};
+use kernel::fmt::{self, Write as _};
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Arc;
+use kernel::{configfs_attrs, pr_err};
+
+pub(crate) fn subsystem(registry: Arc<Registry>) -> impl PinInit<configfs::Subsystem<Root>, Error> {
+    let item_type = configfs_attrs! {
+        container: configfs::Subsystem<Root>,
+        data: Root,
+        child: MemDevice,
+        attributes: [
+            features: 0,
+        ],
+    };
+    configfs::Subsystem::new(c"nvmet_mem", item_type, try_pin_init!(Root { registry }))
+}
+
+/// The subsystem's root directory.
+#[pin_data]
+pub(crate) struct Root {
+    registry: Arc<Registry>,
+}
+
+#[vtable]
+impl AttributeOperations<0> for Root {
+    type Data = Root;
+
+    fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        let mut w = kernel::str::Formatter::new(page);
+        w.write_str("size,blocksize,numa_node,max_memory,allocated\n")?;
+        Ok(w.bytes_written())
+    }
+}
+
+#[vtable]
+impl configfs::GroupOperations for Root {
+    type Child = MemDevice;
+
+    fn make_group(&self, name: &CStr) -> Result<impl PinInit<configfs::Group<MemDevice>, Error>> {
+        let item_type = configfs_attrs! {
+            container: configfs::Group<MemDevice>,
+            data: MemDevice,
+            attributes: [
+                size: 0,
+                blocksize: 1,
+                numa_node: 2,
+                max_memory: 3,
+                allocated: 4,
+            ],
+        };
+        let dir_name: CString = name.try_into()?;
+        let obj = MemObject::new(name.try_into()?)?;
+        self.registry.add(obj.clone())?;
+        Ok(configfs::Group::new(
+            dir_name,
+            item_type,
+            try_pin_init!(MemDevice {
+                obj,
+                registry: self.registry.clone(),
+            }),
+        ))
+    }
+}
+
+/// A memory object's directory. Dropped when configfs releases the
+/// directory after `rmdir`: the object leaves the registry, and its pages
+/// are freed with its last reference.
+#[pin_data(PinnedDrop)]
+pub(crate) struct MemDevice {
+    obj: Arc<MemObject>,
+    registry: Arc<Registry>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for MemDevice {
+    fn drop(self: Pin<&mut Self>) {
+        self.registry.remove(&self.obj);
+    }
+}
+
+/// Parses a byte count: decimal digits with an optional binary suffix
+/// `K`, `M`, `G` or `T` (either case), surrounding white space ignored.
+pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
+    let s = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        Some(b't' | b'T') => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    let n: u64 = digits.parse().map_err(|_| EINVAL)?;
+    n.checked_mul(1u64 << shift).ok_or(EINVAL)
+}
+
+fn parse_int(input: &[u8]) -> Result<i64> {
+    let s = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+    s.parse::<i64>().map_err(|_| EINVAL)
+}
+
+fn show_value(page: &mut [u8; PAGE_SIZE], v: impl fmt::Display) -> Result<usize> {
+    let mut w = kernel::str::Formatter::new(page);
+    w.write_fmt(fmt!("{}\n", v))?;
+    Ok(w.bytes_written())
+}
+
+/// Logs why a write to `attr` of `this` was refused and returns `err`.
+fn refuse(this: &MemDevice, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
+    pr_err!("{:?}: {}: {}\n", &*this.obj.name, attr, why);
+    Err(err)
+}
+
+macro_rules! refuse {
+    ($this:expr, $attr:expr, $err:expr, $($why:tt)*) => {
+        refuse($this, $attr, $err, format_args!($($why)*))
+    };
+}
+
+#[vtable]
+impl AttributeOperations<0> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.settings.lock().size)
+    }
+
+    fn store(this: &MemDevice, page: &[u8]) -> Result {
+        let Ok(size) = parse_size(page) else {
+            return refuse!(
+                this,
+                "size",
+                EINVAL,
+                "not a byte count (digits, optional K/M/G/T)"
+            );
+        };
+        let mut s = this.obj.settings.lock();
+        if let Some(nsid) = s.bound {
+            return refuse!(this, "size", EBUSY, "in use by nsid {}", nsid);
+        }
+        if size == 0 {
+            return refuse!(this, "size", EINVAL, "must not be zero");
+        }
+        if size & u64::from(s.block_size - 1) != 0 {
+            return refuse!(
+                this,
+                "size",
+                EINVAL,
+                "not a multiple of blocksize {}",
+                s.block_size
+            );
+        }
+        let ram = totalram_bytes();
+        if size > ram {
+            return refuse!(
+                this,
+                "size",
+                ENOMEM,
+                "{} bytes is more than the {} bytes of RAM",
+                size,
+                ram
+            );
+        }
+        if size < s.size {
+            // Shrinking: what lies beyond the new end is gone.
+            this.obj
+                .store
+                .discard(size, s.size - size)
+                .map_err(|_| EIO)?;
+        }
+        s.size = size;
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<1> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.settings.lock().block_size)
+    }
+
+    fn store(this: &MemDevice, page: &[u8]) -> Result {
+        let bs = match parse_int(page) {
+            Ok(512) => 512u32,
+            Ok(4096) => 4096u32,
+            _ => return refuse!(this, "blocksize", EINVAL, "must be 512 or 4096"),
+        };
+        let mut s = this.obj.settings.lock();
+        if let Some(nsid) = s.bound {
+            return refuse!(this, "blocksize", EBUSY, "in use by nsid {}", nsid);
+        }
+        if s.size & u64::from(bs - 1) != 0 {
+            return refuse!(
+                this,
+                "blocksize",
+                EINVAL,
+                "size {} is not a multiple of {}",
+                s.size,
+                bs
+            );
+        }
+        s.block_size = bs;
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<2> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.settings.lock().numa_node)
+    }
+
+    fn store(this: &MemDevice, page: &[u8]) -> Result {
+        let node = match parse_int(page).map(i32::try_from) {
+            Ok(Ok(n)) if node_valid(n) => n,
+            _ => return refuse!(this, "numa_node", EINVAL, "must be -1 or an online node"),
+        };
+        let mut s = this.obj.settings.lock();
+        if let Some(nsid) = s.bound {
+            return refuse!(this, "numa_node", EBUSY, "in use by nsid {}", nsid);
+        }
+        s.numa_node = node;
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<3> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.settings.lock().max_memory)
+    }
+
+    fn store(this: &MemDevice, page: &[u8]) -> Result {
+        let Ok(cap) = parse_size(page) else {
+            return refuse!(
+                this,
+                "max_memory",
+                EINVAL,
+                "not a byte count (digits, optional K/M/G/T)"
+            );
+        };
+        if cap & (PAGE_SIZE as u64 - 1) != 0 {
+            return refuse!(
+                this,
+                "max_memory",
+                EINVAL,
+                "not a multiple of the page size {}",
+                PAGE_SIZE
+            );
+        }
+        let ram = totalram_bytes();
+        if cap > ram {
+            return refuse!(
+                this,
+                "max_memory",
+                ENOMEM,
+                "{} bytes is more than the {} bytes of RAM",
+                cap,
+                ram
+            );
+        }
+        let mut s = this.obj.settings.lock();
+        if let Some(nsid) = s.bound {
+            return refuse!(this, "max_memory", EBUSY, "in use by nsid {}", nsid);
+        }
+        let used = this.obj.store.used_pages() as u64 * PAGE_SIZE as u64;
+        if cap != 0 && cap < used {
+            return refuse!(
+                this,
+                "max_memory",
+                EINVAL,
+                "below the {} bytes already allocated",
+                used
+            );
+        }
+        s.max_memory = cap;
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<4> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.store.used_pages() as u64 * PAGE_SIZE as u64)
+    }
+}
+
+#[kunit_tests(nvmet_mem_configfs)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size(b"4096"), Ok(4096));
+        assert_eq!(parse_size(b"4096\n"), Ok(4096));
+        assert_eq!(parse_size(b"64M\n"), Ok(64 << 20));
+        assert_eq!(parse_size(b"1g"), Ok(1 << 30));
+        assert_eq!(parse_size(b"2K"), Ok(2048));
+        assert_eq!(parse_size(b"1T"), Ok(1 << 40));
+        assert_eq!(parse_size(b"0"), Ok(0));
+    }
+
+    #[test]
+    fn bad_sizes() {
+        assert!(parse_size(b"").is_err());
+        assert!(parse_size(b"M").is_err());
+        assert!(parse_size(b"-1").is_err());
+        assert!(parse_size(b"12Q").is_err());
+        assert!(parse_size(b"1.5G").is_err());
+        assert!(parse_size(b"0x1000").is_err());
+        assert!(parse_size(b"99999999999T").is_err());
+        assert!(parse_size(b"18446744073709551616").is_err());
+    }
+}
