@@ -8,11 +8,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 # $1: the kernel tree's tools/testing/selftests/kselftest/ktap_helpers.sh
 . "${1:?usage: guest.sh KTAP_HELPERS}"
 
+# name [args]: the KTAP name is the words joined by '_'
 TESTS=(
 	module_load
 	backend_attr
 	rmmod_in_use
 	module_unload
+	mem_kunit
+	mem_bad_input
+	mem_commands
+	mem_persistence
+	mem_rmmod
+	"transport_data loop mem 512"
+	"transport_data loop mem 4096"
+	"transport_data tcp mem 512"
+	"transport_data tcp mem 4096"
+	"transport_data tcp-netns mem 512"
+	"transport_data tcp-netns mem 4096"
+	"transport_data rdma mem 512"
+	"transport_data rdma mem 4096"
+	mem_ext4_tcp
+	mem_remove_under_io
 	brd_loop
 	file_loop
 )
@@ -20,9 +36,12 @@ per_test=${PER_TEST_TIMEOUT:-300}
 
 ktap_print_header
 ktap_set_plan "${#TESTS[@]}"
-for t in "${TESTS[@]}"; do
+for entry in "${TESTS[@]}"; do
+	read -r -a words <<<"$entry"
+	t=$(IFS=_; echo "${words[*]}")
 	echo "# --- $t"
-	timeout "$per_test" bash "$here/guest/$t.sh" 2>&1 | sed 's/^\([^#]\)/# \1/'
+	timeout "$per_test" bash "$here/guest/${words[0]}.sh" "${words[@]:1}" 2>&1 |
+		sed 's/^\([^#]\)/# \1/'
 	rc=${PIPESTATUS[0]}
 	case $rc in
 	0) ktap_test_pass "$t" ;;

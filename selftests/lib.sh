@@ -30,7 +30,8 @@ expect_errno() {
 	fi
 	case "$want:$err" in
 	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | EBUSY:*"in use"* | ENODEV:*"No such device"* | \
-	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"*) ;;
+	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"* | \
+	EACCES:*"ermission denied"*) ;;
 	*) fail "'$*' failed with '$err', expected $want" ;;
 	esac
 }
@@ -63,6 +64,37 @@ load_mem() {
 }
 
 unload_mem() { ! mem_loaded || rmmod nvmet_mem; }
+
+MEMCFS=/sys/kernel/config/nvmet_mem
+
+# new_mem_obj NAME SIZE [BLOCKSIZE]: a memory object, removed at exit.
+new_mem_obj() {
+	mkdir "$MEMCFS/$1" || fail "mkdir memory object $1"
+	cleanup_add "rmdir '$MEMCFS/$1'"
+	[ -z "${3:-}" ] || write_attr "$MEMCFS/$1/blocksize" "$3" || fail "blocksize $3"
+	write_attr "$MEMCFS/$1/size" "$2" || fail "size $2"
+}
+
+# mem_ns NQN NSID OBJ: make the namespace serve memory object OBJ, enabled.
+mem_ns() {
+	local ns="$CFS/subsystems/$1/namespaces/$2"
+	write_attr "$ns/backend" mem || fail "backend mem"
+	write_attr "$ns/device_path" "$3" || fail "device_path $3"
+	write_attr "$ns/enable" 1 || fail "enable nsid $2 on $3"
+}
+
+# nuse DEV: the namespace's NUSE from Identify Namespace, in decimal.
+nuse() { printf '%d\n' "$(nvme id-ns "$1" | sed -n 's/^nuse *: *//p')"; }
+
+# wait_gone PID SECONDS: wait until the process has exited; false if not.
+wait_gone() {
+	local i
+	for i in $(seq 1 "$2"); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
 
 # new_subsys NQN: an allow-any-host subsystem, removed at exit.
 new_subsys() {

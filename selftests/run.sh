@@ -30,7 +30,9 @@ step() { # step NAME CMD...: a build step that counts as a test
 	local name=$1 log
 	shift
 	log=$(mktemp)
+	local t0=$SECONDS
 	if "$@" >"$log" 2>&1; then
+		echo "# $name: $((SECONDS - t0)) s"
 		result ok "$name"
 	else
 		sed 's/^/# /' "$log" | tail -n 40

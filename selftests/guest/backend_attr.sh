@@ -5,6 +5,7 @@
 # empty write restores the default.
 . "$(dirname "$0")/../lib.sh"
 load_mem
+new_mem_obj attr0 1M
 new_subsys testnqn.attr
 new_ns testnqn.attr 1
 ns=$CFS/subsystems/testnqn.attr/namespaces/1

@@ -17,5 +17,7 @@ expect_errno EINVAL try_write "$ns/backend" mem
 expect_errno ENODEV try_write "$ns/enable" 1
 [ "$(cat "$ns/enable")" = 0 ] || fail "namespace enabled without backend"
 insmod "$MEM_KO" || fail "reload"
+new_mem_obj unload0 1M
+write_attr "$ns/backend" mem
 write_attr "$ns/enable" 1 || fail "enable after reload"
 write_attr "$ns/enable" 0
