@@ -12,7 +12,7 @@
 //! same page at once. Allocation happens outside the lock.
 
 use crate::ffi::{SgChunk, Status, StorePage};
-use crate::io::{SC_CAP_EXCEEDED, SC_INTERNAL};
+use crate::io::{SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
@@ -62,6 +62,8 @@ pub(crate) fn pieces(pos: u64, len: usize) -> impl Iterator<Item = Piece> {
 }
 
 /// The pages of one memory object.
+///
+/// Dropping it drops the XArray, which frees every page it holds.
 #[pin_data]
 pub(crate) struct Store {
     #[pin]
@@ -168,7 +170,7 @@ impl Store {
         let before = self.used.fetch_add(1, Ordering::Relaxed);
         if limits.max_pages != 0 && before >= limits.max_pages {
             self.used.fetch_sub(1, Ordering::Relaxed);
-            return Err(SC_CAP_EXCEEDED);
+            return Err(SC_CAP_EXCEEDED | SC_DNR);
         }
         StorePage::alloc(limits.nid).map_err(|_| {
             self.used.fetch_sub(1, Ordering::Relaxed);

@@ -55,8 +55,8 @@ fi
 vng_base=(vng --run "$KDIR" --cpus "${VM_CPUS:-2}" --memory "${VM_MEMORY:-2G}"
 	  --rwdir "$out" --user root --verbose)
 # 5-level paging in the guest's -cpu max tripped KASAN in early boot here;
-# KUnit suites of modules run on load only with kunit.enable=1.
-append=(--append "no5lvl kunit.enable=1 ${VM_APPEND:-}")
+# KUnit suites of modules run on load only with kunit.enable=1 autorun=1.
+append=(--append "no5lvl kunit.enable=1 kunit.autorun=1 ${VM_APPEND:-}")
 
 kvm_works() {
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
