@@ -12,13 +12,22 @@
 # no-op. Prints the tree's path as the last line.
 #
 # usage: scripts/build-kernel.sh [--print-dir]
+#
+# NVMET_MEM_KERNEL=debug (the default for the test suite, see
+# selftests/run.sh) adds kernel/debug.config: KASAN, lockdep, kmemleak,
+# fault injection. NVMET_MEM_KERNEL=plain is the non-debug kernel that
+# `make run` and `make bench` use.
 set -euo pipefail
 LOG_TAG=kernel
 . "$(dirname "$0")/env.sh"
 
 [ -n "$KERNEL_TARBALL" ] || die "no /usr/src/linux-source-7.3.tar.*: run scripts/setup.sh"
 CONFIGS=("$NVMET_MEM_TOP/kernel/guest.config")
-[ -n "${NVMET_MEM_EXTRA_CONFIG:-}" ] && CONFIGS+=("$NVMET_MEM_EXTRA_CONFIG")
+case "${NVMET_MEM_KERNEL:-plain}" in
+plain) ;;
+debug) CONFIGS+=("$NVMET_MEM_TOP/kernel/debug.config") ;;
+*) die "NVMET_MEM_KERNEL must be plain or debug" ;;
+esac
 PATCHES=("$NVMET_MEM_TOP"/patches/*.patch)
 [ -e "${PATCHES[0]}" ] || PATCHES=()
 

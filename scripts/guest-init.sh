@@ -14,6 +14,14 @@ cd /tmp || exit 1
 bash "$script" "$@" >"$out/output.log" 2>&1
 rc=$?
 sync
+# On a kmemleak kernel: two scans (an object must be seen unreferenced
+# twice), then the report; vm.sh fails the run on any leak in it.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >"$out/kmemleak"
+fi
 dmesg >"$out/dmesg"
 echo "$rc" >"$out/rc"
 sync

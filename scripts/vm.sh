@@ -42,7 +42,7 @@ command -v vng >/dev/null || die "vng not found: run scripts/setup.sh"
 
 if [ -z "$out" ]; then out=$(mktemp -d /tmp/nvmet-mem-vm.XXXXXX); fi
 mkdir -p "$out"; out=$(realpath "$out")
-rm -f "$out"/{rc,dmesg,output.log,console.log,reports}
+rm -f "$out"/{rc,dmesg,output.log,console.log,reports,kmemleak}
 
 # vng needs the modules of the tree installed in the tree.
 if [ ! -d "$KDIR/.virtme_mods/lib/modules" ] ||
@@ -104,7 +104,7 @@ else
 fi
 
 splat='(Oops|BUG: |kernel BUG at|WARNING: |KASAN|UBSAN:|general protection fault|Kernel panic|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|blocked for more than)'
-reports=$(cat "$out/dmesg" "$out/console.log" 2>/dev/null | grep -E "$splat" | sort -u || true)
+reports=$(cat "$out/dmesg" "$out/console.log" "$out/kmemleak" 2>/dev/null | grep -E "$splat" | sort -u || true)
 printf '%s' "$reports" >"$out/reports"
 if [ -n "$reports" ]; then
 	log "kernel reports in the guest (see $out/dmesg, $out/console.log):"
