@@ -11,13 +11,14 @@
 #
 # Project targets (they need scripts/setup.sh to have run once):
 #   make run     build, boot, serve a namespace over nvme-loop, do I/O
-#   make check   build and run the test suite in a guest
+#   make check   build and run the test suite in a guest (debug kernel)
+#   make soak    the long soak (SOAK_SECONDS, default 1800) on the debug kernel
 #   make kernel  build (or reuse) the cached guest kernel
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KDIR ?= $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 
-.PHONY: all modules clean run check kernel rustfmt
+.PHONY: all modules clean run check soak kernel rustfmt
 
 all: modules
 
@@ -38,3 +39,7 @@ run:
 
 check:
 	$(TOP)/selftests/run.sh
+
+SOAK_SECONDS ?= 1800
+soak:
+	$(TOP)/scripts/soak.sh $(SOAK_SECONDS)

@@ -22,7 +22,7 @@ APT_PKGS=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	rustc-web rust-web-src rust-web-clippy
 	qemu-system-x86 fio nvme-cli kmod flex bison bc cpio libelf-dev
-	libssl-dev iproute2 e2fsprogs busybox-static xz-utils zstd
+	libssl-dev iproute2 e2fsprogs busybox-static xz-utils zstd stress-ng
 )
 
 # 1. extra suites, pinned low so that bookworm stays the default.

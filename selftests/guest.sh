@@ -29,10 +29,13 @@ TESTS=(
 	"transport_data rdma mem 4096"
 	mem_ext4_tcp
 	mem_remove_under_io
+	mem_fault_injection
+	mem_races
+	mem_soak
 	brd_loop
 	file_loop
 )
-per_test=${PER_TEST_TIMEOUT:-300}
+per_test=${PER_TEST_TIMEOUT:-900}
 
 ktap_print_header
 ktap_set_plan "${#TESTS[@]}"

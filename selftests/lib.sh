@@ -132,7 +132,7 @@ connect_loop() {
 			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
 			if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$nqn" ]; then
 				DEV=/dev/$(basename "$d")
-				[ -b "$DEV" ] || mknod_dev "$d"
+				mknod_dev "$d"
 				return 0
 			fi
 		done
@@ -141,7 +141,19 @@ connect_loop() {
 	fail "no block device for $nqn"
 }
 
-mknod_dev() { local mm; mm=$(cat "$1/dev"); mknod "/dev/$(basename "$1")" b "${mm%:*}" "${mm#*:}"; }
+# mknod_dev SYSDIR: make /dev/NAME the block node of /sys/block/NAME, also
+# when a stale node of an earlier device of that name is in the way (block
+# device numbers change across reconnects).
+mknod_dev() {
+	local name mm cur
+	name=$(basename "$1") mm=$(cat "$1/dev")
+	if [ -b "/dev/$name" ]; then
+		cur=$(stat -c '%t:%T' "/dev/$name")
+		[ "$((16#${cur%:*})):$((16#${cur#*:}))" = "$mm" ] && return 0
+		rm -f "/dev/$name"
+	fi
+	mknod "/dev/$name" b "${mm%:*}" "${mm#*:}" 2>/dev/null || [ -b "/dev/$name" ]
+}
 
 # verify_io DEV MIB: write MIB MiB of random data at an odd offset with
 # O_DIRECT, read it back and compare.

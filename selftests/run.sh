@@ -11,6 +11,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 LOG_TAG=selftests
 . "$here/../scripts/env.sh"
+# The suite runs on the debug kernel (KASAN, lockdep, kmemleak, fault
+# injection); NVMET_MEM_KERNEL=plain runs it on the plain one.
+export NVMET_MEM_KERNEL=${NVMET_MEM_KERNEL:-debug}
 
 pass=0 failn=0 skipn=0
 result() { # result ok|fail|skip NAME
@@ -45,7 +48,7 @@ step() { # step NAME CMD...: a build step that counts as a test
 
 echo "TAP version 13"
 step setup "$NVMET_MEM_TOP/scripts/setup.sh"
-step kernel_build "$NVMET_MEM_TOP/scripts/build-kernel.sh"
+step "kernel_build_$NVMET_MEM_KERNEL" "$NVMET_MEM_TOP/scripts/build-kernel.sh"
 KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
 export KDIR
 step module_build make -C "$KDIR" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules

@@ -233,7 +233,7 @@ _tr_find_dev() {
 		[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
 		if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ]; then
 			DEV=/dev/$(basename "$d")
-			[ -b "$DEV" ] || mknod_dev "$d"
+			mknod_dev "$d"
 			return 0
 		fi
 	done

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The long soak: selftests/guest/mem_soak.sh for SECONDS (default 1800) per
+# phase, on the debug kernel, in one guest. Exit status as the test's (or
+# non-zero on any kernel report).
+#   scripts/soak.sh [SECONDS]
+set -euo pipefail
+LOG_TAG=soak
+. "$(dirname "$0")/env.sh"
+secs=${1:-1800}
+export NVMET_MEM_KERNEL=${NVMET_MEM_KERNEL:-debug}
+"$NVMET_MEM_TOP/scripts/setup.sh"
+"$NVMET_MEM_TOP/scripts/build-kernel.sh" | tail -n 1
+KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
+export KDIR
+make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules
+"$NVMET_MEM_TOP/scripts/vm.sh" -t $((secs * 3 + 900)) \
+	"$NVMET_MEM_TOP/selftests/guest/mem_soak.sh" "$secs"
