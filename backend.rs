@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub(crate) numa_node: i32,
     /// At most this many bytes of pages, 0 for no limit.
     pub(crate) max_memory: u64,
+    /// Complete Read and Write without moving data (a benchmark ceiling).
+    pub(crate) nodata: bool,
     /// NSID of the namespace bound to the object, if any.
     pub(crate) bound: Option<u32>,
 }
@@ -54,6 +56,7 @@ impl MemObject {
                     block_size: 512,
                     numa_node: -1,
                     max_memory: 0,
+                    nodata: false,
                     bound: None,
                 }),
                 store <- Store::new(),
@@ -110,6 +113,8 @@ pub(crate) struct Bound {
     pub(crate) nblocks: u64,
     /// Where and how much to allocate.
     pub(crate) limits: Limits,
+    /// Read and Write move no data.
+    pub(crate) nodata: bool,
 }
 
 impl Bound {
@@ -155,6 +160,7 @@ pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
                     nid: s.numa_node,
                     max_pages: (s.max_memory >> PAGE_SHIFT) as usize,
                 },
+                nodata: s.nodata,
             },
             GFP_KERNEL,
         )?;
@@ -162,11 +168,12 @@ pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
         bound
     };
     pr_info!(
-        "nsid {}: serving {:?}: {} blocks of {} bytes\n",
+        "nsid {}: serving {:?}: {} blocks of {} bytes{}\n",
         nsid,
         path,
         bound.nblocks,
-        1u32 << bound.shift
+        1u32 << bound.shift,
+        if bound.nodata { ", no data" } else { "" }
     );
     ns.set_geometry(bound.nblocks << bound.shift, bound.shift);
     ns.set_bound(bound);

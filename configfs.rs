@@ -3,8 +3,8 @@
 //! The configfs surface: `/sys/kernel/config/nvmet_mem/`.
 //!
 //! `mkdir nvmet_mem/NAME` creates a memory object, `rmdir` removes it. Its
-//! attributes are `size`, `blocksize`, `numa_node`, `max_memory` and the
-//! read-only `allocated`; Documentation/nvmet-mem.rst describes each. A
+//! attributes are `size`, `blocksize`, `numa_node`, `max_memory`, `nodata`
+//! and the read-only `allocated`; Documentation/nvmet-mem.rst describes each. A
 //! write either takes effect whole or fails with an errno and a one-line
 //! kernel log message, leaving the object as it was.
 //!
@@ -49,7 +49,7 @@ impl AttributeOperations<0> for Root {
 
     fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
-        w.write_str("size,blocksize,numa_node,max_memory,allocated\n")?;
+        w.write_str("size,blocksize,numa_node,max_memory,allocated,nodata\n")?;
         Ok(w.bytes_written())
     }
 }
@@ -68,6 +68,7 @@ impl configfs::GroupOperations for Root {
                 numa_node: 2,
                 max_memory: 3,
                 allocated: 4,
+                nodata: 5,
             ],
         };
         let dir_name: CString = name.try_into()?;
@@ -314,6 +315,29 @@ impl AttributeOperations<4> for MemDevice {
 
     fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.store.used_pages() as u64 * PAGE_SIZE as u64)
+    }
+}
+
+#[vtable]
+impl AttributeOperations<5> for MemDevice {
+    type Data = MemDevice;
+
+    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, u8::from(this.obj.settings.lock().nodata))
+    }
+
+    fn store(this: &MemDevice, page: &[u8]) -> Result {
+        let nodata = match parse_int(page) {
+            Ok(0) => false,
+            Ok(1) => true,
+            _ => return refuse!(this, "nodata", EINVAL, "must be 0 or 1"),
+        };
+        let mut s = this.obj.settings.lock();
+        if let Some(nsid) = s.bound {
+            return refuse!(this, "nodata", EBUSY, "in use by nsid {}", nsid);
+        }
+        s.nodata = nodata;
+        Ok(())
     }
 }
 

@@ -6,7 +6,9 @@
 //! Read, Write and Compare walk the command's scatterlist and copy to or
 //! from the page store; Write Zeroes and Dataset Management (deallocate)
 //! free or zero pages; Flush and Verify have nothing to do in RAM but check
-//! their range. Every other opcode is Invalid Opcode. Each command completes
+//! their range. In no-data mode Read and Write check their range and move
+//! nothing (the data buffer is left as it is), like null_blk with
+//! memory_backed=0. Every other opcode is Invalid Opcode. Each command completes
 //! before `execute` returns: there is no bio, request or file on the way.
 
 use crate::backend::Bound;
@@ -122,11 +124,17 @@ fn walk(
 }
 
 fn read(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
+    if bound.nodata {
+        return range(req, bound).map(|_| ());
+    }
     let store = bound.store();
     walk(req, bound, true, |pos, chunk| store.read(pos, chunk))
 }
 
 fn write(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
+    if bound.nodata {
+        return range(req, bound).map(|_| ());
+    }
     let store = bound.store();
     walk(req, bound, false, |pos, chunk| {
         store.write(pos, chunk, bound.limits).inspect_err(|_| {

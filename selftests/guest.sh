@@ -18,6 +18,7 @@ TESTS=(
 	mem_bad_input
 	mem_commands
 	mem_persistence
+	mem_nodata
 	mem_rmmod
 	"transport_data loop mem 512"
 	"transport_data loop mem 4096"

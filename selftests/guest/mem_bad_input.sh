@@ -58,6 +58,8 @@ case_ EINVAL "$obj/numa_node" x
 case_ EINVAL "$obj/max_memory" 5000
 case_ EINVAL "$obj/max_memory" abc
 case_ ENOMEM "$obj/max_memory" 1T
+case_ EINVAL "$obj/nodata" 2
+case_ EINVAL "$obj/nodata" yes
 case_ EACCES "$obj/allocated" 0
 case_ EINVAL "$ns1/backend" bogus
 
@@ -80,6 +82,7 @@ case_ EBUSY "$MEMCFS/bad1/size" 2M
 case_ EBUSY "$MEMCFS/bad1/blocksize" 4096
 case_ EBUSY "$MEMCFS/bad1/numa_node" 0
 case_ EBUSY "$MEMCFS/bad1/max_memory" 1M
+case_ EBUSY "$MEMCFS/bad1/nodata" 1
 case_ EBUSY "$ns1/backend" ""
 case_ EBUSY "$ns1/device_path" bad0
 
