@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs in the guest for scripts/bench.sh: the fio matrix over every backend
+# behind an nvmet namespace, per transport, repeated.
+#
+#   guest-bench.sh [KEY=VALUE...]
+#     reps=3 runtime=10 ramp=2 size=1G
+#     backends="mem ceiling brd null_blk null_blk_nodata file"
+#     transports="loop tcp"
+#     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
+#                randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
+#
+# A workload is RW-BS-qdN, RW one of fio's rw= values (randread, randwrite,
+# read, write). Order: rep 1 runs every backend, then rep 2 every backend,
+# and so on; per backend and rep the namespace is set up fresh, written
+# whole once (so that reads never hit holes), then each transport is
+# exported and connected in turn and runs every workload. Everything is torn
+# down before the next backend, so each one is measured alone.
+#
+# Output, under $NVMET_MEM_OUT/bench/: raw/rep<R>/<backend>/<transport>/
+# <workload>.json (fio's JSON), meta.tsv (key TAB value: kernel, vCPUs,
+# fio version, parameters, notes such as skipped backends).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${NVMET_MEM_OUT:?run me under scripts/vm.sh}/bench
+cfs=/sys/kernel/config/nvmet
+memcfs=/sys/kernel/config/nvmet_mem
+nullcfs=/sys/kernel/config/nullb
+nqn=nqn.2026-11.io.nvmet-mem:bench
+tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
+
+reps=3 runtime=10 ramp=2 size=1G
+backends="mem ceiling brd null_blk null_blk_nodata file"
+transports="loop tcp"
+workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
+for kv in "$@"; do
+	case $kv in
+	reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=*)
+		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
+	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
+	esac
+done
+
+size_b=$(numfmt --from=iec "$size") || exit 2
+size_mib=$((size_b >> 20))
+njobs=$(nproc)
+
+rm -rf "$out"
+mkdir -p "$out/raw"
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$out/meta.tsv"; }
+note() { echo "# note: $*"; meta note "$*"; }
+say() { echo "# $*"; }
+now() { date +%s.%N; }
+# w FILE VALUE: write a configfs/sysfs attribute; false (with a message) on error.
+w() {
+	if ! printf '%s\n' "$2" >"$1" 2>/dev/null; then
+		echo "# error: echo $2 > $1 failed" >&2
+		return 1
+	fi
+}
+
+meta kernel "$(uname -r)"
+meta vcpus "$njobs"
+meta memory_kib "$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)"
+meta fio "$(fio --version)"
+meta reps "$reps"
+meta runtime "$runtime"
+meta ramp "$ramp"
+meta size "$size_b"
+meta backends "$backends"
+meta transports "$transports"
+meta workloads "$workloads"
+meta cmdline "$(cat /proc/cmdline)"
+
+modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
+case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
+case " $transports " in *" tcp "*) { modprobe nvmet-tcp && modprobe nvme-tcp; } || exit 1 ;; esac
+ip link set lo up 2>/dev/null
+[ -d /sys/module/nvmet_mem ] || insmod "$top/nvmet-mem.ko" || exit 1
+
+# The ceiling is nvmet-mem with the nodata attribute (commands complete
+# without touching data or pages); skip it where the module has none.
+nodata_ok=0
+if mkdir "$memcfs/probe0" 2>/dev/null; then
+	[ -e "$memcfs/probe0/nodata" ] && nodata_ok=1
+	rmdir "$memcfs/probe0"
+fi
+if [ $nodata_ok = 0 ] && [[ " $backends " == *" ceiling "* ]]; then
+	note "ceiling skipped: this nvmet-mem has no nodata attribute"
+	backends=$(echo " $backends " | sed 's/ ceiling / /; s/^ *//; s/ *$//')
+fi
+# null_blk in Linux 7.3 has no bio-based mode (queue_mode=0 falls back to
+# blk-mq with an error message), so ask for blk-mq outright.
+note "null_blk: blk-mq (queue_mode=2): Linux 7.3 removed bio-based null_blk; irqmode=0 (completion in the submitter), no I/O scheduler"
+note "file: 1 GiB file on a guest tmpfs, nvmet file backend with buffered_io=0 (O_DIRECT on tmpfs)"
+note "mem, ceiling: nvmet-mem object, blocksize 512; ceiling sets nodata=1"
+
+# --- backends: setup_<b> sets NS_BACKEND (the backend attribute, may be
+# empty) and NS_PATH (device_path); teardown_<b> undoes it. ---
+
+setup_mem_obj() { # NODATA
+	mkdir "$memcfs/b0" || return 1
+	w "$memcfs/b0/blocksize" 512 && w "$memcfs/b0/size" "$size_b" || return 1
+	if [ "$1" = 1 ]; then w "$memcfs/b0/nodata" 1 || return 1; fi
+	NS_BACKEND=mem NS_PATH=b0
+}
+teardown_mem_obj() { [ ! -d "$memcfs/b0" ] || rmdir "$memcfs/b0"; }
+setup_mem() { setup_mem_obj 0; }
+teardown_mem() { teardown_mem_obj; }
+setup_ceiling() { setup_mem_obj 1; }
+teardown_ceiling() { teardown_mem_obj; }
+
+setup_brd() {
+	modprobe brd rd_nr=1 rd_size=$((size_b >> 10)) || return 1
+	NS_BACKEND="" NS_PATH=/dev/ram0
+}
+teardown_brd() { ! [ -d /sys/module/brd ] || modprobe -r brd; }
+
+setup_nullb() { # MEMORY_BACKED
+	local d=$nullcfs/nb0
+	[ -d /sys/module/null_blk ] || modprobe null_blk nr_devices=0 || return 1
+	mkdir "$d" || return 1
+	w "$d/queue_mode" 2 && w "$d/memory_backed" "$1" && w "$d/size" "$size_mib" &&
+		w "$d/blocksize" 512 && w "$d/irqmode" 0 && w "$d/power" 1 || return 1
+	udevadm settle 2>/dev/null
+	[ -b /dev/nb0 ] || mknod /dev/nb0 b "$(cut -d: -f1 /sys/block/nb0/dev)" \
+		"$(cut -d: -f2 /sys/block/nb0/dev)" || return 1
+	NS_BACKEND="" NS_PATH=/dev/nb0
+}
+teardown_nullb() {
+	if [ -d "$nullcfs/nb0" ]; then
+		w "$nullcfs/nb0/power" 0
+		rmdir "$nullcfs/nb0"
+	fi
+	rm -f /dev/nb0
+	! [ -d /sys/module/null_blk ] || modprobe -r null_blk
+}
+setup_null_blk() { setup_nullb 1; }
+teardown_null_blk() { teardown_nullb; }
+setup_null_blk_nodata() { setup_nullb 0; }
+teardown_null_blk_nodata() { teardown_nullb; }
+
+setup_file() {
+	mkdir -p "$tmpfs_dir" && mount -t tmpfs -o size=$((size_mib + 16))m none "$tmpfs_dir" ||
+		return 1
+	truncate -s "$size_b" "$tmpfs_dir/ns.img" || return 1
+	NS_BACKEND="" NS_PATH=$tmpfs_dir/ns.img
+}
+teardown_file() {
+	if mountpoint -q "$tmpfs_dir"; then umount "$tmpfs_dir"; fi
+	rmdir "$tmpfs_dir" 2>/dev/null
+	return 0
+}
+
+# Whether a backend holds data (and so needs the prefill).
+has_data() { case $1 in ceiling | null_blk_nodata) return 1 ;; esac; }
+
+ns=$cfs/subsystems/$nqn/namespaces/1
+
+setup_ns() {
+	mkdir "$cfs/subsystems/$nqn" || return 1
+	w "$cfs/subsystems/$nqn/attr_allow_any_host" 1 || return 1
+	mkdir "$ns" || return 1
+	if [ -n "$NS_BACKEND" ]; then w "$ns/backend" "$NS_BACKEND" || return 1; fi
+	w "$ns/device_path" "$NS_PATH" && w "$ns/enable" 1
+}
+teardown_ns() {
+	if [ -d "$ns" ]; then
+		w "$ns/enable" 0
+		rmdir "$ns"
+	fi
+	[ ! -d "$cfs/subsystems/$nqn" ] || rmdir "$cfs/subsystems/$nqn"
+}
+
+port_of() { case $1 in loop) echo 1 ;; tcp) echo 2 ;; esac; }
+
+# connect TRANSPORT: export the subsystem on a port of that transport and
+# connect the host to it; sets DEV.
+connect() {
+	local tr=$1 p=$cfs/ports/$(port_of "$1") i d
+	mkdir "$p" || return 1
+	case $tr in
+	loop) w "$p/addr_trtype" loop || return 1 ;;
+	tcp)
+		w "$p/addr_trtype" tcp && w "$p/addr_adrfam" ipv4 &&
+			w "$p/addr_traddr" 127.0.0.1 && w "$p/addr_trsvcid" 4420 || return 1
+		;;
+	esac
+	ln -s "$cfs/subsystems/$nqn" "$p/subsystems/$nqn" || return 1
+	case $tr in
+	loop) nvme connect -t loop -n "$nqn" >/dev/null || return 1 ;;
+	tcp) nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" >/dev/null || return 1 ;;
+	esac
+	DEV=""
+	for i in $(seq 1 200); do
+		for d in /sys/block/nvme*n*; do
+			[ -e "$d" ] || continue
+			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+			[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$nqn" ] || continue
+			DEV=/dev/$(basename "$d")
+			# a stale node of an earlier device of that name may be in the way
+			rm -f "$DEV"
+			mknod "$DEV" b "$(cut -d: -f1 "$d/dev")" "$(cut -d: -f2 "$d/dev")" || return 1
+			return 0
+		done
+		sleep 0.1
+	done
+	echo "# error: no block device for $nqn over $tr" >&2
+	return 1
+}
+disconnect() { # TRANSPORT
+	local p=$cfs/ports/$(port_of "$1")
+	nvme disconnect -n "$nqn" >/dev/null 2>&1
+	rm -f "$p/subsystems/$nqn"
+	[ ! -d "$p" ] || rmdir "$p"
+	DEV=""
+}
+
+teardown_all() { # BACKEND
+	local tr
+	for tr in $transports; do disconnect "$tr"; done
+	teardown_ns
+	"teardown_$1"
+}
+
+# prefill: write the whole namespace once, 1 MiB sequential O_DIRECT.
+prefill() {
+	fio --name=prefill --filename="$DEV" --direct=1 --ioengine=io_uring --rw=write \
+		--bs=1M --iodepth=8 --size="$size_b" --output-format=terse >/dev/null
+}
+
+# run_fio WORKLOAD FILE: one time-based fio run of the workload, JSON to FILE.
+# Each of the njobs jobs works in its own 1/njobs slice of the namespace.
+run_fio() {
+	local wl=$1 rw bs qd rest
+	rw=${wl%%-*} rest=${wl#*-}
+	bs=${rest%%-*} qd=${rest#*-qd}
+	fio --name="$wl" --filename="$DEV" --direct=1 --ioengine=io_uring \
+		--rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$njobs" --group_reporting \
+		--size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
+		--norandommap --time_based --runtime="$runtime" --ramp_time="$ramp" \
+		--output-format=json --output="$2"
+}
+
+t_all=$(now)
+failed=0
+for rep in $(seq 1 "$reps"); do
+	for b in $backends; do
+		say "rep $rep/$reps: backend $b"
+		teardown_all "$b" >/dev/null 2>&1
+		if ! "setup_$b" || ! setup_ns; then
+			note "rep $rep: setup of $b failed: $(dmesg | tail -n 3 | tr '\n' ' ')"
+			failed=$((failed + 1))
+			teardown_all "$b" >/dev/null 2>&1
+			continue
+		fi
+		filled=0
+		has_data "$b" || filled=1
+		for tr in $transports; do
+			if ! connect "$tr"; then
+				note "rep $rep: connect of $b over $tr failed: $(dmesg | tail -n 3 | tr '\n' ' ')"
+				failed=$((failed + 1))
+				disconnect "$tr"
+				continue
+			fi
+			if [ $filled = 0 ]; then
+				t=$(now)
+				prefill || { note "rep $rep: prefill of $b failed"; failed=$((failed + 1)); }
+				say "  prefill of $size over $tr: $(echo "$(now) - $t" | bc | cut -c1-6) s (guest time)"
+				filled=1
+			fi
+			d=$out/raw/rep$rep/$b/$tr
+			mkdir -p "$d"
+			for wl in $workloads; do
+				t=$(now)
+				if run_fio "$wl" "$d/$wl.json" >/dev/null 2>"$d/$wl.err"; then
+					rm -f "$d/$wl.err"
+					iops=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+print(round(j["read"]["iops"] + j["write"]["iops"]))' "$d/$wl.json" 2>/dev/null)
+					say "  $b $tr $wl: $iops IOPS ($(echo "$(now) - $t" | bc | cut -c1-6) s)"
+				else
+					note "rep $rep: fio $wl on $b over $tr failed: $(tail -n 2 "$d/$wl.err" | tr '\n' ' ')"
+					failed=$((failed + 1))
+					rm -f "$d/$wl.json"
+				fi
+			done
+			disconnect "$tr"
+		done
+		teardown_all "$b"
+		# each backend alone: nothing of it may be left behind
+		if [ -d /sys/module/brd ] || [ -d /sys/module/null_blk ] ||
+		   [ -d "$memcfs/b0" ] || [ -d "$cfs/subsystems/$nqn" ] ||
+		   mountpoint -q "$tmpfs_dir"; then
+			note "rep $rep: tear-down of $b left something behind"
+			failed=$((failed + 1))
+		fi
+	done
+done
+rmmod nvmet_mem 2>/dev/null
+meta guest_seconds "$(echo "$(now) - $t_all" | bc)"
+meta failures "$failed"
+say "done: $failed failure(s), $(echo "$(now) - $t_all" | bc | cut -d. -f1) s of guest time"
+[ "$failed" = 0 ]
