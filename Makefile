@@ -13,6 +13,7 @@
 #   make run     build, boot, serve a namespace over nvme-loop, do I/O
 #   make check   build and run the test suite in a guest (debug kernel)
 #   make soak    the long soak (SOAK_SECONDS, default 1800) on the debug kernel
+#   make bench   benchmark: mem vs brd, null_blk, tmpfs file (plain kernel, icount guest)
 #   make kernel  build (or reuse) the cached guest kernel
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -43,3 +44,7 @@ check:
 SOAK_SECONDS ?= 1800
 soak:
 	$(TOP)/scripts/soak.sh $(SOAK_SECONDS)
+
+.PHONY: bench
+bench:
+	$(TOP)/scripts/bench.sh

@@ -120,22 +120,30 @@ export_loop() {
 	cleanup_add "rm -f '$p/subsystems/$1'"
 }
 
+# find_dev NQN: set DEV to the block device of a namespace of subsystem NQN
+# (the first one); false if there is none yet.
+find_dev() {
+	local d
+	for d in /sys/block/nvme*n*; do
+		[ -e "$d" ] || continue
+		[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+		if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ]; then
+			DEV=/dev/$(basename "$d")
+			mknod_dev "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # connect_loop NQN: connect the host over nvme-loop; sets DEV to the
 # namespace's block device.
 connect_loop() {
-	local nqn=$1 i d
+	local nqn=$1 i
 	cleanup_add "nvme disconnect -n '$nqn'"
 	nvme connect -t loop -n "$nqn" >/dev/null || fail "nvme connect -t loop -n $nqn"
 	for i in $(seq 1 100); do
-		for d in /sys/block/nvme*n*; do
-			[ -e "$d" ] || continue
-			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
-			if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$nqn" ]; then
-				DEV=/dev/$(basename "$d")
-				mknod_dev "$d"
-				return 0
-			fi
-		done
+		find_dev "$nqn" && return 0
 		sleep 0.1
 	done
 	fail "no block device for $nqn"

@@ -225,21 +225,6 @@ export_port() {
 		msg "$tr port $3: $(cat "$p/addr_trtype") $(cat "$p/addr_traddr"):$(cat "$p/addr_trsvcid")"
 }
 
-# _tr_find_dev NQN: set DEV to the namespace block device of NQN, if any.
-_tr_find_dev() {
-	local d
-	for d in /sys/block/nvme*n*; do
-		[ -e "$d" ] || continue
-		[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
-		if [ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ]; then
-			DEV=/dev/$(basename "$d")
-			mknod_dev "$d"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # connect_port TRANSPORT NQN PORTID: connect the host to the port; sets DEV
 # to the namespace's block device. The disconnect runs at exit.
 connect_port() {
@@ -258,7 +243,7 @@ connect_port() {
 	cleanup_add "nvme disconnect -n '$nqn'"
 	out=$("${cmd[@]}" 2>&1) || fail "${cmd[*]}: $out"
 	for i in $(seq 1 200); do
-		_tr_find_dev "$nqn" && break
+		find_dev "$nqn" && break
 		sleep 0.1
 	done
 	[ -n "${DEV:-}" ] || fail "no block device for $nqn after ${cmd[*]}"

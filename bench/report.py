@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Report of a `make bench` run (see scripts/bench.sh).
+
+    report.py --raw DIR --out DIR [--plain DIR] [--wall SECONDS]
+
+--raw is what bench/guest-bench.sh wrote: rep<R>/<backend>/<transport>/
+<workload>.json (fio JSON) and meta.tsv. Writes to --out:
+  results.md    the table (medians, min-max over the reps), the ratios, notes
+  results.svg   grouped bars of median IOPS, one panel per transport
+  results.json  the numbers extracted from every fio run, and the medians
+and prints one line per comparison:
+  ratio <workload> <transport> mem/<peer> <median mem IOPS / median peer IOPS>
+--plain adds the table of a second run without icount (wall clock).
+The plot is drawn by hand (plain SVG): no plotting library needed.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import statistics
+import sys
+from xml.sax.saxutils import escape
+
+BACKENDS = ["mem", "ceiling", "brd", "null_blk", "null_blk_nodata", "file"]
+PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ceiling"]
+TRANSPORTS = ["loop", "tcp"]
+WORKLOADS = [
+    "randread-4k-qd1",
+    "randread-4k-qd32",
+    "randwrite-4k-qd1",
+    "randwrite-4k-qd32",
+    "read-128k-qd8",
+    "write-128k-qd8",
+]
+COLORS = {
+    "mem": "#d62728",
+    "ceiling": "#ff9896",
+    "brd": "#1f77b4",
+    "null_blk": "#2ca02c",
+    "null_blk_nodata": "#98df8a",
+    "file": "#9467bd",
+}
+METRICS = ["iops", "mib_s", "p50_us", "p99_us", "cpu"]
+
+
+def order(names, known):
+    """Known names in their fixed order, then the others sorted."""
+    return [n for n in known if n in names] + sorted(n for n in names if n not in known)
+
+
+def read_meta(raw):
+    meta, notes = {}, []
+    path = os.path.join(raw, "meta.tsv")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                if k == "note":
+                    notes.append(v)
+                else:
+                    meta[k] = v
+    return meta, notes
+
+
+def parse_run(path):
+    """The numbers of one fio JSON (group_reporting: one job entry)."""
+    with open(path) as f:
+        text = f.read()
+    # fio may print warnings before the JSON
+    j = json.loads(text[text.index("{") :])["jobs"][0]
+    rd, wr = j["read"], j["write"]
+    d = rd if rd["io_bytes"] >= wr["io_bytes"] else wr
+    pct = d.get("clat_ns", {}).get("percentile", {})
+    return {
+        "iops": rd["iops"] + wr["iops"],
+        "mib_s": (rd["bw_bytes"] + wr["bw_bytes"]) / 2**20,
+        "p50_us": pct.get("50.000000", float("nan")) / 1000,
+        "p99_us": pct.get("99.000000", float("nan")) / 1000,
+        "cpu": j["usr_cpu"] + j["sys_cpu"],
+    }
+
+
+def load(raw):
+    """runs[(backend, transport, workload)] = [per-rep dicts]."""
+    runs = {}
+    for rep in sorted(os.listdir(raw)):
+        if not rep.startswith("rep"):
+            continue
+        for b in os.listdir(os.path.join(raw, rep)):
+            for t in os.listdir(os.path.join(raw, rep, b)):
+                d = os.path.join(raw, rep, b, t)
+                for fn in os.listdir(d):
+                    if not fn.endswith(".json"):
+                        continue
+                    try:
+                        r = parse_run(os.path.join(d, fn))
+                    except (ValueError, KeyError, IndexError) as e:
+                        print(f"report: skipping {rep}/{b}/{t}/{fn}: {e}", file=sys.stderr)
+                        continue
+                    r["rep"] = int(rep[3:])
+                    runs.setdefault((b, t, fn[:-5]), []).append(r)
+    return runs
+
+
+def summarize(runs):
+    """stats[key][metric] = (median, min, max)."""
+    stats = {}
+    for key, rs in runs.items():
+        stats[key] = {}
+        for m in METRICS:
+            v = [r[m] for r in rs if not math.isnan(r[m])]
+            stats[key][m] = (statistics.median(v), min(v), max(v)) if v else None
+    return stats
+
+
+def fmt_num(x):
+    if x is None or math.isnan(x):
+        return "-"
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if a >= 1e4:
+        return f"{x / 1e3:.1f}k"
+    if a >= 1e3:
+        return f"{x / 1e3:.2f}k"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def cell(s, reps):
+    if s is None:
+        return "-"
+    med, lo, hi = s
+    if reps <= 1 or fmt_num(lo) == fmt_num(hi):
+        return fmt_num(med)
+    return f"{fmt_num(med)} ({fmt_num(lo)}–{fmt_num(hi)})"
+
+
+def axes(stats):
+    keys = stats.keys()
+    return (
+        order({k[0] for k in keys}, BACKENDS),
+        order({k[1] for k in keys}, TRANSPORTS),
+        order({k[2] for k in keys}, WORKLOADS),
+    )
+
+
+def ratios(stats):
+    """[(workload, transport, peer, value)] for every peer measured."""
+    bs, ts, ws = axes(stats)
+    out = []
+    for w in ws:
+        for t in ts:
+            mem = stats.get(("mem", t, w))
+            for p in PEERS:
+                peer = stats.get((p, t, w))
+                if mem and peer and mem["iops"] and peer["iops"] and peer["iops"][0] > 0:
+                    out.append((w, t, p, mem["iops"][0] / peer["iops"][0]))
+    return out
+
+
+def table(stats, runs):
+    bs, ts, ws = axes(stats)
+    lines = [
+        "| transport | workload | backend | IOPS | MiB/s | p50 clat µs | p99 clat µs | fio CPU % | reps |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for t in ts:
+        for w in ws:
+            for b in bs:
+                s = stats.get((b, t, w))
+                if s is None:
+                    continue
+                n = len(runs[(b, t, w)])
+                cells = [cell(s[m], n) for m in METRICS]
+                if b == "mem":
+                    cells[0] = f"**{cells[0]}**"
+                lines.append(f"| {t} | {w} | {b} | " + " | ".join(cells) + f" | {n} |")
+    return lines
+
+
+def ratio_table(rs):
+    if not rs:
+        return ["(no mem results to compare)"]
+    peers = order({r[2] for r in rs}, PEERS)
+    rows = {}
+    for w, t, p, v in rs:
+        rows.setdefault((t, w), {})[p] = v
+    lines = [
+        "| transport | workload | " + " | ".join(f"mem/{p}" for p in peers) + " |",
+        "|---|---|" + "--:|" * len(peers),
+    ]
+    for (t, w), d in sorted(rows.items(), key=lambda kv: (TRANSPORTS + [kv[0][0]]).index(kv[0][0])):
+        lines.append(f"| {t} | {w} | " + " | ".join(f"{d[p]:.3f}" if p in d else "-" for p in peers) + " |")
+    return lines
+
+
+def svg_plot(stats, runs, path, title):
+    """Grouped bars of median IOPS (log scale), min-max whiskers; one
+    panel per transport, one group per workload, one bar per backend."""
+    bs, ts, ws = axes(stats)
+    vals = [s["iops"] for s in stats.values() if s["iops"] and s["iops"][1] > 0]
+    if not vals:
+        return
+    lo = 10 ** math.floor(math.log10(min(v[1] for v in vals)))
+    hi = 10 ** math.ceil(math.log10(max(v[2] for v in vals)))
+    if hi <= lo:
+        hi = lo * 10
+    bar_w, gap, left, right, ph, top_pad, bot = 14, 22, 70, 20, 260, 30, 70
+    group_w = bar_w * len(bs) + gap
+    pw = group_w * len(ws)
+    width = max(left + pw + right, 7 * len(title) + 40, 760)
+    # legend entries, wrapped to the width
+    legend, x, y = [], left, 36
+    for b in bs:
+        w_entry = 28 + 7 * len(b)
+        if x + w_entry > width - right and x > left:
+            x, y = left, y + 18
+        legend.append((b, x, y))
+        x += w_entry
+    legend_h = y - 36 + 30
+    height = 40 + legend_h + len(ts) * (top_pad + ph + bot)
+    o = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+    ]
+    for b, x, y in legend:
+        o.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{COLORS.get(b, "#7f7f7f")}"/>')
+        o.append(f'<text x="{x + 16}" y="{y + 10}">{escape(b)}</text>')
+
+    def ypos(v, y0):
+        v = max(v, lo)
+        return y0 + ph - ph * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+    for pi, t in enumerate(ts):
+        y0 = 40 + legend_h + pi * (top_pad + ph + bot) + top_pad
+        o.append(f'<text x="{left}" y="{y0 - 8}" font-size="13" font-weight="bold">transport: {escape(t)}</text>')
+        # decade grid and labels
+        d = lo
+        while d <= hi * 1.0001:
+            for m in (1, 2, 5):
+                v = d * m
+                if v > hi * 1.0001:
+                    break
+                y = ypos(v, y0)
+                o.append(
+                    f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{"#bbb" if m == 1 else "#e5e5e5"}" stroke-width="1"/>'
+                )
+                o.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{fmt_num(v)}</text>')
+            d *= 10
+        o.append(
+            f'<text x="16" y="{y0 + ph / 2}" transform="rotate(-90 16 {y0 + ph / 2})" '
+            f'text-anchor="middle">IOPS (median, log scale)</text>'
+        )
+        o.append(f'<line x1="{left}" x2="{left}" y1="{y0}" y2="{y0 + ph}" stroke="black"/>')
+        o.append(f'<line x1="{left}" x2="{left + pw}" y1="{y0 + ph}" y2="{y0 + ph}" stroke="black"/>')
+        for wi, w in enumerate(ws):
+            gx = left + wi * group_w + gap / 2
+            for bi, b in enumerate(bs):
+                s = stats.get((b, t, w))
+                if not s or not s["iops"]:
+                    continue
+                med, mn, mx = s["iops"]
+                x = gx + bi * bar_w
+                y = ypos(med, y0)
+                o.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2}" height="{y0 + ph - y:.1f}" '
+                    f'fill="{COLORS.get(b, "#7f7f7f")}"><title>{escape(f"{b} {t} {w}: {fmt_num(med)} IOPS")}</title></rect>'
+                )
+                if len(runs[(b, t, w)]) > 1 and mx > mn:
+                    cx = x + (bar_w - 2) / 2
+                    o.append(
+                        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ypos(mx, y0):.1f}" y2="{ypos(mn, y0):.1f}" '
+                        f'stroke="black" stroke-width="1"/>'
+                    )
+            o.append(
+                f'<text x="{gx + bar_w * len(bs) / 2:.1f}" y="{y0 + ph + 16}" text-anchor="middle">{escape(w)}</text>'
+            )
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+
+
+def method_note():
+    return (
+        "QEMU TCG with `-icount shift=0,sleep=off`: the guest clock advances 1 ns per "
+        "guest instruction (and jumps over idle time), so IOPS = 10^9 / instructions "
+        "per I/O across all vCPUs, latency is instructions along the I/O's path, and a "
+        "rerun repeats it closely: host load does not show. It measures instruction "
+        "cost only, not cache misses, memory bandwidth, lock contention or real "
+        "parallelism (the vCPUs are run one at a time)."
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--plain")
+    ap.add_argument("--wall", type=int, help="wall seconds of the icount guest")
+    a = ap.parse_args()
+
+    meta, notes = read_meta(a.raw)
+    runs = load(a.raw)
+    if not runs:
+        sys.exit(f"report: no fio results under {a.raw}")
+    stats = summarize(runs)
+    rs = ratios(stats)
+    bs, ts, ws = axes(stats)
+    reps = max(r["rep"] for rr in runs.values() for r in rr)
+
+    md = [
+        "# nvmet-mem benchmark",
+        "",
+        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- guest kernel: {meta.get('kernel', '?')} (plain, non-debug), "
+        f"{meta.get('vcpus', '?')} vCPUs, {int(meta.get('memory_kib', 0)) >> 10} MiB",
+        f"- method: {method_note()}",
+        f"- fio: {meta.get('fio', '?')}, `--direct=1 --ioengine=io_uring --numjobs={meta.get('vcpus', '?')} "
+        f"--group_reporting --norandommap`, each job in its own 1/{meta.get('vcpus', '?')} of the namespace, "
+        f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)",
+        f"- namespaces: {int(meta.get('size', 0)) >> 20} MiB, 512-byte blocks, written whole once "
+        "before the runs of each backend (reads never hit holes)",
+        f"- repetitions: {reps}, interleaved (rep 1 runs every backend, then rep 2, ...); "
+        "cells are median (min–max) over the reps",
+        "- columns: IOPS and MiB/s summed over the jobs; p50/p99 of fio's completion "
+        "latency; fio CPU = usr+sys of the fio processes in % of one CPU, summed over "
+        "the jobs (target-side work in kworkers is not in it)",
+    ]
+    if a.wall:
+        md.append(f"- the icount guest took {a.wall} s of wall time, {float(meta.get('guest_seconds', 0)):.0f} s of guest time")
+    md += ["", "## Results (icount)", ""] + table(stats, runs)
+    md += ["", "## mem IOPS / peer IOPS (medians)", ""] + ratio_table(rs)
+    if a.plain:
+        pmeta, pnotes = read_meta(a.plain)
+        pruns = load(a.plain)
+        if pruns:
+            pstats = summarize(pruns)
+            md += [
+                "",
+                "## Wall-clock sanity run (no icount)",
+                "",
+                "The same matrix in a second guest without icount (TCG or KVM as the "
+                "machine allows): real time, so host load and TCG's translation costs "
+                "show; only a sanity check of the icount numbers.",
+                "",
+            ]
+            md += table(pstats, pruns)
+            md += ["", "mem IOPS / peer IOPS (medians, wall clock):", ""] + ratio_table(ratios(pstats))
+            notes += [f"plain run: {n}" for n in pnotes]
+    md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    md += ["", "Plot: [results.svg](results.svg). Raw fio JSON: `bench/raw/` (not committed).", ""]
+    md += ["```"] + [f"ratio {w} {t} mem/{p} {v:.3f}" for w, t, p, v in rs] + ["```", ""]
+
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write("\n".join(md))
+    svg_plot(
+        stats,
+        runs,
+        os.path.join(a.out, "results.svg"),
+        f"nvmet backends, median IOPS over {reps} rep(s), icount guest ({meta.get('vcpus', '?')} vCPUs, {meta.get('kernel', '?')})",
+    )
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(
+            {
+                "meta": meta,
+                "notes": notes,
+                "runs": [
+                    {"backend": b, "transport": t, "workload": w, **r}
+                    for (b, t, w), rr in sorted(runs.items())
+                    for r in sorted(rr, key=lambda r: r["rep"])
+                ],
+                "ratios": [{"workload": w, "transport": t, "peer": p, "value": round(v, 3)} for w, t, p, v in rs],
+            },
+            f,
+            indent=1,
+        )
+        f.write("\n")
+    for n in notes:
+        print(f"note: {n}")
+    for w, t, p, v in rs:
+        print(f"ratio {w} {t} mem/{p} {v:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: the fio matrix of bench/guest-bench.sh (backends mem,
+# ceiling, brd, null_blk, null_blk_nodata, file; transports loop, tcp; six
+# workloads) in one guest on the plain (non-debug) kernel, then
+# bench/report.py: bench/results.md, bench/results.svg, bench/results.json,
+# the raw fio JSON in bench/raw/, and one line per comparison on stdout:
+#   ratio <workload> <transport> mem/<peer> <median mem IOPS / median peer IOPS>
+#
+# The guest runs under TCG with -icount shift=0,sleep=off: guest time
+# advances by one nanosecond per instruction, so fio's IOPS measure the
+# instruction cost of an I/O and repeat exactly; host noise (other VMs, the
+# host's load) drops out. It does not measure cache misses, memory
+# bandwidth or lock contention.
+#
+# Environment:
+#   BENCH_REPS=3       repetitions (interleaved: rep 1 runs every backend, ...)
+#   BENCH_RUNTIME=10   seconds of guest time per fio run (after the ramp)
+#   BENCH_RAMP=2       fio ramp_time, seconds of guest time
+#   BENCH_QUICK=1      development mode: 1 rep, 3 s, randread-4k-qd32 and
+#                      read-128k-qd8, loop only
+#   BENCH_PLAIN=1      also a second guest without icount (wall clock,
+#                      KVM if it works), reported in its own table
+#   BENCH_BACKENDS, BENCH_TRANSPORTS, BENCH_WORKLOADS  override the matrix
+#                      (space-separated lists)
+#   BENCH_SIZE=1G      namespace size
+#   BENCH_SKIP_SETUP=1 do not run scripts/setup.sh and scripts/build-kernel.sh
+#                      (the kernel must be built already)
+set -euo pipefail
+LOG_TAG=bench
+. "$(dirname "$0")/env.sh"
+export NVMET_MEM_KERNEL=plain
+top=$NVMET_MEM_TOP
+start=$(date +%s)
+
+if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
+	"$top/scripts/setup.sh"
+	"$top/scripts/build-kernel.sh" | tail -n 1
+fi
+KDIR=$("$top/scripts/build-kernel.sh" --print-dir)
+export KDIR
+[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR: run scripts/build-kernel.sh"
+log "building the module"
+make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$top" modules
+
+reps=${BENCH_REPS:-3}
+runtime=${BENCH_RUNTIME:-10}
+ramp=${BENCH_RAMP:-2}
+size=${BENCH_SIZE:-1G}
+backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file}
+transports=${BENCH_TRANSPORTS:-loop tcp}
+workloads=${BENCH_WORKLOADS:-randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	reps=${BENCH_REPS:-1}
+	runtime=${BENCH_RUNTIME:-3}
+	ramp=${BENCH_RAMP:-1}
+	transports=${BENCH_TRANSPORTS:-loop}
+	workloads=${BENCH_WORKLOADS:-randread-4k-qd32 read-128k-qd8}
+fi
+[ "$reps" -ge 1 ] && [ "$runtime" -ge 1 ] || die "BENCH_REPS and BENCH_RUNTIME must be >= 1"
+set -- $backends; nb=$#
+set -- $transports; nt=$#
+set -- $workloads; nw=$#
+runs=$((reps * nb * nt * nw))
+# Wall time per guest second under icount TCG: measured ~5-8 s on a 2-core
+# host; allow 20 for a host that is busy with another guest, plus boot and
+# the prefills (1 GiB each).
+timeout_s=$((runs * (runtime + ramp + 1) * 20 + reps * nb * 300 + 600))
+log "matrix: $reps rep(s) x $nb backend(s) x $nt transport(s) x $nw workload(s) = $runs fio runs of ${ramp}+${runtime} s guest time"
+
+args=("reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
+      "transports=$transports" "workloads=$workloads")
+
+# run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment.
+run_guest() {
+	local o=$1
+	shift
+	env "$@" VM_CPUS=2 "$top/scripts/vm.sh" -o "$o" -t "$timeout_s" \
+		"$top/bench/guest-bench.sh" "${args[@]}"
+}
+
+out=$(mktemp -d /tmp/nvmet-mem-bench.XXXXXX)
+log "guest with -icount shift=0,sleep=off (TCG), output in $out"
+t0=$(date +%s)
+rc=0
+# icount needs TCG: never KVM for this run
+run_guest "$out" NVMET_MEM_KVM=0 VM_QEMU_OPTS="-icount shift=0,sleep=off" || rc=$?
+icount_wall=$(( $(date +%s) - t0 ))
+log "icount guest: ${icount_wall}s wall, exit $rc"
+[ -d "$out/bench/raw" ] || die "the guest left no results (exit $rc); see $out"
+
+rm -rf "$top/bench/raw"
+mkdir -p "$top/bench/raw"
+cp -r "$out/bench/raw" "$top/bench/raw/icount"
+cp "$out/bench/meta.tsv" "$top/bench/raw/icount/meta.tsv"
+report=(python3 "$top/bench/report.py" --raw "$top/bench/raw/icount" --out "$top/bench"
+	--wall "$icount_wall")
+
+if [ "${BENCH_PLAIN:-0}" = 1 ]; then
+	out2=$(mktemp -d /tmp/nvmet-mem-bench-plain.XXXXXX)
+	log "second guest without icount (wall clock), output in $out2"
+	t0=$(date +%s)
+	rc2=0
+	run_guest "$out2" || rc2=$?
+	log "plain guest: $(( $(date +%s) - t0 ))s wall, exit $rc2"
+	if [ -d "$out2/bench/raw" ]; then
+		cp -r "$out2/bench/raw" "$top/bench/raw/plain"
+		cp "$out2/bench/meta.tsv" "$top/bench/raw/plain/meta.tsv"
+		report+=(--plain "$top/bench/raw/plain")
+	fi
+	[ "$rc" -ne 0 ] || rc=$rc2
+fi
+
+"${report[@]}"
+log "bench took $(( $(date +%s) - start ))s wall; results in bench/results.md, bench/results.svg"
+[ "$rc" -eq 0 ] || log "the guest reported failures (exit $rc): see the notes in bench/results.md and $out/output.log"
+exit "$rc"
