@@ -133,13 +133,20 @@ def fmt_num(x):
     return f"{x:.2f}"
 
 
-def cell(s, reps):
+def fmt_plain(x):
+    """Latencies and CPU: no k/M suffix."""
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}"
+
+
+def cell(s, reps, fmt=fmt_num):
     if s is None:
         return "-"
     med, lo, hi = s
-    if reps <= 1 or fmt_num(lo) == fmt_num(hi):
-        return fmt_num(med)
-    return f"{fmt_num(med)} ({fmt_num(lo)}–{fmt_num(hi)})"
+    if reps <= 1 or fmt(lo) == fmt(hi):
+        return fmt(med)
+    return f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
 
 
 def axes(stats):
@@ -178,7 +185,7 @@ def table(stats, runs):
                 if s is None:
                     continue
                 n = len(runs[(b, t, w)])
-                cells = [cell(s[m], n) for m in METRICS]
+                cells = [cell(s[m], n, fmt_num if m in ("iops", "mib_s") else fmt_plain) for m in METRICS]
                 if b == "mem":
                     cells[0] = f"**{cells[0]}**"
                 lines.append(f"| {t} | {w} | {b} | " + " | ".join(cells) + f" | {n} |")
@@ -212,7 +219,7 @@ def svg_plot(stats, runs, path, title):
     hi = 10 ** math.ceil(math.log10(max(v[2] for v in vals)))
     if hi <= lo:
         hi = lo * 10
-    bar_w, gap, left, right, ph, top_pad, bot = 14, 22, 70, 20, 260, 30, 70
+    bar_w, gap, left, right, ph, top_pad, bot = 14, 30, 70, 20, 260, 30, 70
     group_w = bar_w * len(bs) + gap
     pw = group_w * len(ws)
     width = max(left + pw + right, 7 * len(title) + 40, 760)

@@ -24,3 +24,16 @@ log() { printf '[%s] %s\n' "${LOG_TAG:-nvmet-mem}" "$*"; }
 die() { printf '[%s] ERROR: %s\n' "${LOG_TAG:-nvmet-mem}" "$*" >&2; exit 1; }
 
 hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -c1-12; }
+
+# The module as built for kernel tree $1 is kept in "$1.module", so that the
+# guest loads the module of its own kernel even when the work tree has been
+# rebuilt for the other one (plain or debug) since.
+module_dir() { echo "$1.module"; }
+# make_module KDIR [make args...]: build nvmet-mem.ko for KDIR, keep a copy.
+make_module() {
+	local kdir=$1
+	shift
+	make -C "$kdir" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" "$@" modules || return
+	mkdir -p "$(module_dir "$kdir")"
+	cp "$NVMET_MEM_TOP/nvmet-mem.ko" "$(module_dir "$kdir")/"
+}

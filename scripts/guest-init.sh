@@ -7,6 +7,10 @@
 out=$1 script=$2
 shift 2
 export NVMET_MEM_OUT=$out
+# NVMET_MEM_KO: the module built for this kernel (written by vm.sh)
+set -a
+. "$out/guest.env"
+set +a
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null

@@ -20,7 +20,7 @@ id_ns() {
 
 run modprobe nvmet
 run modprobe nvme-loop
-run insmod "$top/nvmet-mem.ko"
+run insmod "${NVMET_MEM_KO:-$top/nvmet-mem.ko}"
 run mkdir "$mem/demo0"
 w "$mem/demo0/size" 256M
 w "$mem/demo0/blocksize" 4096

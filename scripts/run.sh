@@ -14,6 +14,6 @@ LOG_TAG=run
 KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
 export KDIR
 log "building the module"
-make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules
+make_module "$KDIR" -s
 out=$(mktemp -d /tmp/nvmet-mem-run.XXXXXX)
 "$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t 900 "$NVMET_MEM_TOP/scripts/guest-main.sh"

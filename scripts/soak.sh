@@ -14,6 +14,6 @@ export NVMET_MEM_KERNEL=${NVMET_MEM_KERNEL:-debug}
 "$NVMET_MEM_TOP/scripts/build-kernel.sh" | tail -n 1
 KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
 export KDIR
-make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules
+make_module "$KDIR" -s
 "$NVMET_MEM_TOP/scripts/vm.sh" -t $((secs * 3 + 900)) \
 	"$NVMET_MEM_TOP/selftests/guest/mem_soak.sh" "$secs"

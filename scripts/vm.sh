@@ -81,6 +81,9 @@ esac
 qemu_opts=()
 [ -n "${VM_QEMU_OPTS:-}" ] && qemu_opts=(--qemu-opts "$VM_QEMU_OPTS")
 
+# what the guest scripts need to know of the host side
+printf 'NVMET_MEM_KO=%q\n' "$(module_dir "$KDIR")/nvmet-mem.ko" >"$out/guest.env"
+
 log "booting $(basename "$KDIR") under $mode: $(basename "$script") $*"
 inner="$NVMET_MEM_TOP/scripts/guest-init.sh $(printf '%q ' "$out" "$script" "$@")"
 start=$(date +%s)

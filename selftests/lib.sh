@@ -6,7 +6,7 @@
 
 NVMET_MEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CFS=/sys/kernel/config/nvmet
-MEM_KO=$NVMET_MEM_TOP/nvmet-mem.ko
+MEM_KO=${NVMET_MEM_KO:-$NVMET_MEM_TOP/nvmet-mem.ko}
 KSFT_SKIP=4
 
 _cleanups=()

@@ -51,7 +51,7 @@ step setup "$NVMET_MEM_TOP/scripts/setup.sh"
 step "kernel_build_$NVMET_MEM_KERNEL" "$NVMET_MEM_TOP/scripts/build-kernel.sh"
 KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
 export KDIR
-step module_build make -C "$KDIR" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" modules
+step module_build make_module "$KDIR"
 
 for t in "$here"/host/*.sh; do
 	name=host_$(basename "$t" .sh)

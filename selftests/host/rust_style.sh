@@ -10,7 +10,7 @@ rs=$(ls ./*.rs)
 rustfmt --edition 2021 --check --config-path "$KDIR/.rustfmt.toml" $rs ||
 	{ echo "# rustfmt would change the files above"; rc=1; }
 touch nvmet_mem.rs
-out=$(make -C "$KDIR" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" CLIPPY=1 modules 2>&1) ||
+out=$(make_module "$KDIR" CLIPPY=1 2>&1) ||
 	{ echo "$out" | tail -n 20; rc=1; }
 if echo "$out" | grep -qE '^(warning|error)'; then
 	echo "$out" | grep -A8 -E '^(warning|error)' | head -n 40
