@@ -5,7 +5,7 @@
 # behind an nvmet namespace, per transport, repeated.
 #
 #   guest-bench.sh [KEY=VALUE...]
-#     reps=3 runtime=10 ramp=2 size=1G
+#     ko=$NVMET_MEM_KO reps=3 runtime=10 ramp=2 size=1G
 #     backends="mem ceiling brd null_blk null_blk_nodata file"
 #     transports="loop tcp"
 #     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
@@ -18,8 +18,8 @@
 # exported and connected in turn and runs every workload. Everything is torn
 # down before the next backend, so each one is measured alone.
 #
-# Output, under $NVMET_MEM_OUT/bench/: raw/rep<R>/<backend>/<transport>/
-# <workload>.json (fio's JSON), meta.tsv (key TAB value: kernel, vCPUs,
+# Output, under $NVMET_MEM_OUT/bench/: raw/rep<R>/<backend>/<transport>.json
+# (fio's JSON, one job entry per workload), meta.tsv (key TAB value: kernel, vCPUs,
 # fio version, parameters, notes such as skipped backends).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,13 +30,13 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-reps=3 runtime=10 ramp=2 size=1G
+ko=${NVMET_MEM_KO:-$top/nvmet-mem.ko} reps=3 runtime=10 ramp=2 size=1G
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
@@ -77,7 +77,7 @@ modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
 case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
 case " $transports " in *" tcp "*) { modprobe nvmet-tcp && modprobe nvme-tcp; } || exit 1 ;; esac
 ip link set lo up 2>/dev/null
-[ -d /sys/module/nvmet_mem ] || insmod "$top/nvmet-mem.ko" || exit 1
+[ -d /sys/module/nvmet_mem ] || insmod "$ko" || exit 1
 
 # The ceiling is nvmet-mem with the nodata attribute (commands complete
 # without touching data or pages); skip it where the module has none.
@@ -92,9 +92,12 @@ if [ $nodata_ok = 0 ] && [[ " $backends " == *" ceiling "* ]]; then
 fi
 # null_blk in Linux 7.3 has no bio-based mode (queue_mode=0 falls back to
 # blk-mq with an error message), so ask for blk-mq outright.
-note "null_blk: blk-mq (queue_mode=2): Linux 7.3 removed bio-based null_blk; irqmode=0 (completion in the submitter), no I/O scheduler"
-note "file: 1 GiB file on a guest tmpfs, nvmet file backend with buffered_io=0 (O_DIRECT on tmpfs)"
-note "mem, ceiling: nvmet-mem object, blocksize 512; ceiling sets nodata=1"
+case " $backends " in *" null_blk"*)
+	note "null_blk: blk-mq (queue_mode=2): Linux 7.3 removed bio-based null_blk; irqmode=0 (completion in the submitter), no I/O scheduler" ;;
+esac
+case " $backends " in *" file "*)
+	note "file: $size file on a guest tmpfs, nvmet file backend with buffered_io=0 (O_DIRECT on tmpfs)" ;;
+esac
 
 # --- backends: setup_<b> sets NS_BACKEND (the backend attribute, may be
 # empty) and NS_PATH (device_path); teardown_<b> undoes it. ---
@@ -230,17 +233,31 @@ prefill() {
 		--bs=1M --iodepth=8 --size="$size_b" --output-format=terse >/dev/null
 }
 
-# run_fio WORKLOAD FILE: one time-based fio run of the workload, JSON to FILE.
-# Each of the njobs jobs works in its own 1/njobs slice of the namespace.
+# run_fio FILE: every workload in one fio process (a fio start costs wall
+# time under TCG), one after the other (stonewall: each its own reporting
+# group, so one JSON entry per workload, named after it), JSON to FILE.
+# Each of the njobs jobs of a workload works in its own 1/njobs slice of
+# the namespace.
 run_fio() {
-	local wl=$1 rw bs qd rest
-	rw=${wl%%-*} rest=${wl#*-}
-	bs=${rest%%-*} qd=${rest#*-qd}
-	fio --name="$wl" --filename="$DEV" --direct=1 --ioengine=io_uring \
-		--rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$njobs" --group_reporting \
-		--size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
+	local wl rw bs qd rest jobs=()
+	for wl in $workloads; do
+		rw=${wl%%-*} rest=${wl#*-}
+		bs=${rest%%-*} qd=${rest#*-qd}
+		jobs+=(--name="$wl" --stonewall --rw="$rw" --bs="$bs" --iodepth="$qd")
+	done
+	fio --filename="$DEV" --direct=1 --ioengine=io_uring --numjobs="$njobs" \
+		--group_reporting --size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
 		--norandommap --time_based --runtime="$runtime" --ramp_time="$ramp" \
-		--output-format=json --output="$2"
+		--lat_percentiles=1 --output-format=json --output="$1" "${jobs[@]}"
+}
+
+# iops_of FILE: "workload IOPS" per line (read + write, the first two
+# "iops" after each "jobname"); awk, as python would start from the host's
+# disk, which costs wall time.
+iops_of() {
+	awk '/"jobname" : / { n = 0; name = $3; gsub(/[",]/, "", name) }
+	     /"iops" : / && n < 2 { s[name] += $3; n++; if (n == 2) order[++k] = name }
+	     END { for (i = 1; i <= k; i++) printf "%s %.0f\n", order[i], s[order[i]] }' "$1"
 }
 
 t_all=$(now)
@@ -270,23 +287,19 @@ for rep in $(seq 1 "$reps"); do
 				say "  prefill of $size over $tr: $(echo "$(now) - $t" | bc | cut -c1-6) s (guest time)"
 				filled=1
 			fi
-			d=$out/raw/rep$rep/$b/$tr
+			d=$out/raw/rep$rep/$b
 			mkdir -p "$d"
-			for wl in $workloads; do
-				t=$(now)
-				if run_fio "$wl" "$d/$wl.json" >/dev/null 2>"$d/$wl.err"; then
-					rm -f "$d/$wl.err"
-					# read's and write's "iops" are the first two (no python:
-					# starting it from the host's disk costs wall time)
-					iops=$(awk '/"iops" : / && n < 2 { s += $3; n++ } END { printf "%.0f", s }' \
-						"$d/$wl.json")
-					say "  $b $tr $wl: $iops IOPS ($(echo "$(now) - $t" | bc | cut -c1-6) s)"
-				else
-					note "rep $rep: fio $wl on $b over $tr failed: $(tail -n 2 "$d/$wl.err" | tr '\n' ' ')"
-					failed=$((failed + 1))
-					rm -f "$d/$wl.json"
-				fi
+			t=$(now)
+			if run_fio "$d/$tr.json" >/dev/null 2>"$d/$tr.err"; then
+				rm -f "$d/$tr.err"
+			else
+				note "rep $rep: fio on $b over $tr failed: $(tail -n 2 "$d/$tr.err" | tr '\n' ' ')"
+				failed=$((failed + 1))
+			fi
+			iops_of "$d/$tr.json" 2>/dev/null | while read -r wl iops; do
+				say "  $b $tr $wl: $iops IOPS"
 			done
+			say "  ($b over $tr: $(echo "$(now) - $t" | bc | cut -d. -f1) s of guest time)"
 			disconnect "$tr"
 		done
 		teardown_all "$b"

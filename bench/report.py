@@ -65,22 +65,31 @@ def read_meta(raw):
     return meta, notes
 
 
-def parse_run(path):
-    """The numbers of one fio JSON (group_reporting: one job entry)."""
-    with open(path) as f:
-        text = f.read()
-    # fio may print warnings before the JSON
-    j = json.loads(text[text.index("{") :])["jobs"][0]
+def parse_job(j):
+    """The numbers of one job entry (group_reporting: one per workload)."""
     rd, wr = j["read"], j["write"]
     d = rd if rd["io_bytes"] >= wr["io_bytes"] else wr
-    pct = d.get("clat_ns", {}).get("percentile", {})
+
+    def pct(kind, p):
+        return d.get(kind, {}).get("percentile", {}).get(p, float("nan")) / 1000
+
     return {
         "iops": rd["iops"] + wr["iops"],
         "mib_s": (rd["bw_bytes"] + wr["bw_bytes"]) / 2**20,
-        "p50_us": pct.get("50.000000", float("nan")) / 1000,
-        "p99_us": pct.get("99.000000", float("nan")) / 1000,
+        "p50_us": pct("lat_ns", "50.000000"),
+        "p99_us": pct("lat_ns", "99.000000"),
+        "clat_p50_us": pct("clat_ns", "50.000000"),
+        "clat_p99_us": pct("clat_ns", "99.000000"),
         "cpu": j["usr_cpu"] + j["sys_cpu"],
+        "ios": rd["total_ios"] + wr["total_ios"],
     }
+
+
+def parse_file(path):
+    """{workload: numbers} of one fio JSON (fio may print warnings first)."""
+    with open(path) as f:
+        text = f.read()
+    return {j["jobname"]: parse_job(j) for j in json.loads(text[text.index("{") :])["jobs"]}
 
 
 def load(raw):
@@ -90,18 +99,17 @@ def load(raw):
         if not rep.startswith("rep"):
             continue
         for b in os.listdir(os.path.join(raw, rep)):
-            for t in os.listdir(os.path.join(raw, rep, b)):
-                d = os.path.join(raw, rep, b, t)
-                for fn in os.listdir(d):
-                    if not fn.endswith(".json"):
-                        continue
-                    try:
-                        r = parse_run(os.path.join(d, fn))
-                    except (ValueError, KeyError, IndexError) as e:
-                        print(f"report: skipping {rep}/{b}/{t}/{fn}: {e}", file=sys.stderr)
-                        continue
+            for fn in os.listdir(os.path.join(raw, rep, b)):
+                if not fn.endswith(".json"):
+                    continue
+                try:
+                    jobs = parse_file(os.path.join(raw, rep, b, fn))
+                except (ValueError, KeyError, IndexError) as e:
+                    print(f"report: skipping {rep}/{b}/{fn}: {e}", file=sys.stderr)
+                    continue
+                for w, r in jobs.items():
                     r["rep"] = int(rep[3:])
-                    runs.setdefault((b, t, fn[:-5]), []).append(r)
+                    runs.setdefault((b, fn[:-5], w), []).append(r)
     return runs
 
 
@@ -175,7 +183,7 @@ def ratios(stats):
 def table(stats, runs):
     bs, ts, ws = axes(stats)
     lines = [
-        "| transport | workload | backend | IOPS | MiB/s | p50 clat µs | p99 clat µs | fio CPU % | reps |",
+        "| transport | workload | backend | IOPS | MiB/s | p50 lat µs | p99 lat µs | fio CPU % | reps |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for t in ts:
@@ -208,19 +216,22 @@ def ratio_table(rs):
     return lines
 
 
+def nice_step(top, n=5):
+    """A round tick step (1, 2, 2.5 or 5 x 10^k) giving about n ticks to top."""
+    raw = top / n
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
 def svg_plot(stats, runs, path, title):
-    """Grouped bars of median IOPS (log scale), min-max whiskers; one
-    panel per transport, one group per workload, one bar per backend."""
+    """Grouped bars of median IOPS (linear, from zero; each panel its own
+    scale), min-max whiskers; one panel per transport, one group per
+    workload, one bar per backend."""
     bs, ts, ws = axes(stats)
-    vals = [s["iops"] for s in stats.values() if s["iops"] and s["iops"][1] > 0]
-    if not vals:
+    if not any(s["iops"] for s in stats.values()):
         return
-    lo = 10 ** math.floor(math.log10(min(v[1] for v in vals)))
-    hi = 10 ** math.ceil(math.log10(max(v[2] for v in vals)))
-    if hi <= lo:
-        hi = lo * 10
     bar_w, gap, left, right, ph, top_pad, bot = 14, 30, 70, 20, 260, 30, 70
-    group_w = bar_w * len(bs) + gap
+    group_w = max(bar_w * len(bs) + gap, 7 * max(len(w) for w in ws) + 12)
     pw = group_w * len(ws)
     width = max(left + pw + right, 7 * len(title) + 40, 760)
     # legend entries, wrapped to the width
@@ -243,42 +254,39 @@ def svg_plot(stats, runs, path, title):
         o.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{COLORS.get(b, "#7f7f7f")}"/>')
         o.append(f'<text x="{x + 16}" y="{y + 10}">{escape(b)}</text>')
 
-    def ypos(v, y0):
-        v = max(v, lo)
-        return y0 + ph - ph * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-
     for pi, t in enumerate(ts):
         y0 = 40 + legend_h + pi * (top_pad + ph + bot) + top_pad
         o.append(f'<text x="{left}" y="{y0 - 8}" font-size="13" font-weight="bold">transport: {escape(t)}</text>')
-        # decade grid and labels
-        d = lo
-        while d <= hi * 1.0001:
-            for m in (1, 2, 5):
-                v = d * m
-                if v > hi * 1.0001:
-                    break
-                y = ypos(v, y0)
-                o.append(
-                    f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{"#bbb" if m == 1 else "#e5e5e5"}" stroke-width="1"/>'
-                )
-                o.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{fmt_num(v)}</text>')
-            d *= 10
+        top = max((s["iops"][2] for (b, tt, w), s in stats.items() if tt == t and s["iops"]), default=1)
+        step = nice_step(top)
+        hi = step * math.ceil(top / step)
+
+        def ypos(v):
+            return y0 + ph - ph * max(v, 0) / hi
+
+        v = 0
+        while v <= hi * 1.0001:
+            y = ypos(v)
+            o.append(
+                f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd" stroke-width="1"/>'
+            )
+            o.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"}</text>')
+            v += step
         o.append(
             f'<text x="16" y="{y0 + ph / 2}" transform="rotate(-90 16 {y0 + ph / 2})" '
-            f'text-anchor="middle">IOPS (median, log scale)</text>'
+            f'text-anchor="middle">IOPS (median; whisker: min-max)</text>'
         )
         o.append(f'<line x1="{left}" x2="{left}" y1="{y0}" y2="{y0 + ph}" stroke="black"/>')
         o.append(f'<line x1="{left}" x2="{left + pw}" y1="{y0 + ph}" y2="{y0 + ph}" stroke="black"/>')
         for wi, w in enumerate(ws):
-            gx = left + wi * group_w + gap / 2
+            gx = left + wi * group_w + (group_w - bar_w * len(bs)) / 2
             for bi, b in enumerate(bs):
                 s = stats.get((b, t, w))
                 if not s or not s["iops"]:
                     continue
                 med, mn, mx = s["iops"]
                 x = gx + bi * bar_w
-                y = ypos(med, y0)
+                y = ypos(med)
                 o.append(
                     f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2}" height="{y0 + ph - y:.1f}" '
                     f'fill="{COLORS.get(b, "#7f7f7f")}"><title>{escape(f"{b} {t} {w}: {fmt_num(med)} IOPS")}</title></rect>'
@@ -286,7 +294,7 @@ def svg_plot(stats, runs, path, title):
                 if len(runs[(b, t, w)]) > 1 and mx > mn:
                     cx = x + (bar_w - 2) / 2
                     o.append(
-                        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ypos(mx, y0):.1f}" y2="{ypos(mn, y0):.1f}" '
+                        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ypos(mx):.1f}" y2="{ypos(mn):.1f}" '
                         f'stroke="black" stroke-width="1"/>'
                     )
             o.append(
@@ -304,7 +312,10 @@ def method_note():
         "per I/O across all vCPUs, latency is instructions along the I/O's path, and a "
         "rerun repeats it closely: host load does not show. It measures instruction "
         "cost only, not cache misses, memory bandwidth, lock contention or real "
-        "parallelism (the vCPUs are run one at a time)."
+        "parallelism (the vCPUs are run one at a time, in turns, so deep-queue tail "
+        "latencies include waiting for the other vCPU's turn). A data copy counts as the "
+        "instructions of the guest's memcpy (TCG runs a `rep movs` one iteration at a time), "
+        "so in the 128k rows the copy weighs by its instruction count, not its memory traffic."
     )
 
 
@@ -329,24 +340,40 @@ def main():
         "# nvmet-mem benchmark",
         "",
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- nvmet-mem: commit {meta.get('commit', '?')} plus the work tree's changes at the time, "
+        f"nvmet-mem.ko sha256 {meta.get('module', '?')}…",
         f"- guest kernel: {meta.get('kernel', '?')} (plain, non-debug), "
         f"{meta.get('vcpus', '?')} vCPUs, {int(meta.get('memory_kib', 0)) >> 10} MiB",
         f"- method: {method_note()}",
         f"- fio: {meta.get('fio', '?')}, `--direct=1 --ioengine=io_uring --numjobs={meta.get('vcpus', '?')} "
         f"--group_reporting --norandommap`, each job in its own 1/{meta.get('vcpus', '?')} of the namespace, "
         f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)",
+        "- backends, each alone behind nvmet namespace 1: **mem** nvmet-mem object; **ceiling** the "
+        "same with `nodata=1` (commands complete without touching data or pages: nvmet, the "
+        "transport and the host alone); **brd** /dev/ram0 (bdev backend); **null_blk** "
+        "memory_backed=1 and **null_blk_nodata** memory_backed=0 (bdev backend); **file** a file "
+        "on a guest tmpfs (file backend, buffered_io=0)",
         f"- namespaces: {int(meta.get('size', 0)) >> 20} MiB, 512-byte blocks, written whole once "
         "before the runs of each backend (reads never hit holes)",
         f"- repetitions: {reps}, interleaved (rep 1 runs every backend, then rep 2, ...); "
         "cells are median (min–max) over the reps",
-        "- columns: IOPS and MiB/s summed over the jobs; p50/p99 of fio's completion "
-        "latency; fio CPU = usr+sys of the fio processes in % of one CPU, summed over "
-        "the jobs (target-side work in kworkers is not in it)",
+        "- columns: IOPS and MiB/s summed over the jobs; p50/p99 of fio's latency from "
+        "submission to completion (fio `lat`; its `clat`, also in results.json, misses the "
+        "part of an I/O that completes inside io_uring_enter and reads ~1.4 µs at qd1 "
+        "over tcp here); fio CPU = usr+sys of the fio processes in % of one CPU, summed "
+        "over the jobs (target work in kworkers and softirqs is not in it)",
     ]
     if a.wall:
         md.append(f"- the icount guest took {a.wall} s of wall time, {float(meta.get('guest_seconds', 0)):.0f} s of guest time")
     md += ["", "## Results (icount)", ""] + table(stats, runs)
-    md += ["", "## mem IOPS / peer IOPS (medians)", ""] + ratio_table(rs)
+    md += [
+        "",
+        "## mem IOPS / peer IOPS (medians)",
+        "",
+        "Above 1: mem did more I/O per guest second than the peer, i.e. spent fewer "
+        "instructions per I/O (host and target together).",
+        "",
+    ] + ratio_table(rs)
     if a.plain:
         pmeta, pnotes = read_meta(a.plain)
         pruns = load(a.plain)
@@ -356,16 +383,16 @@ def main():
                 "",
                 "## Wall-clock sanity run (no icount)",
                 "",
-                "The same matrix in a second guest without icount (TCG or KVM as the "
-                "machine allows): real time, so host load and TCG's translation costs "
-                "show; only a sanity check of the icount numbers.",
+                f"The same matrix in a second guest without icount ({pmeta.get('accel', 'TCG or KVM')}): "
+                "real time, so host load, TCG's translation costs and lock contention between "
+                "vCPUs that really run in parallel show; a sanity check of the icount numbers.",
                 "",
             ]
             md += table(pstats, pruns)
             md += ["", "mem IOPS / peer IOPS (medians, wall clock):", ""] + ratio_table(ratios(pstats))
-            notes += [f"plain run: {n}" for n in pnotes]
+            notes += [f"plain run: {n}" for n in pnotes if n not in notes]
     md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    md += ["", "Plot: [results.svg](results.svg). Raw fio JSON: `bench/raw/` (not committed).", ""]
+    md += ["", "Plot: [results.svg](results.svg). Every run's numbers: results.json; raw fio JSON: `bench/raw/` (not committed).", ""]
     md += ["```"] + [f"ratio {w} {t} mem/{p} {v:.3f}" for w, t, p, v in rs] + ["```", ""]
 
     os.makedirs(a.out, exist_ok=True)

@@ -16,8 +16,11 @@
 #
 # Environment:
 #   BENCH_REPS=3       repetitions (interleaved: rep 1 runs every backend, ...)
-#   BENCH_RUNTIME=10   seconds of guest time per fio run (after the ramp)
-#   BENCH_RAMP=2       fio ramp_time, seconds of guest time
+#   BENCH_RUNTIME=3    seconds of guest time per fio run (after the ramp)
+#   BENCH_RAMP=1       fio ramp_time, seconds of guest time
+#                      (3+1 s keep the full matrix, 216 runs, near 40 min of
+#                      wall time; under icount the reps agree within ~1% at
+#                      4k, a few % at 128k, so longer runs buy little)
 #   BENCH_QUICK=1      development mode: 1 rep, 3 s, randread-4k-qd32 and
 #                      read-128k-qd8, loop only
 #   BENCH_PLAIN=1      also a second guest without icount (wall clock,
@@ -41,12 +44,20 @@ fi
 KDIR=$("$top/scripts/build-kernel.sh" --print-dir)
 export KDIR
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR: run scripts/build-kernel.sh"
-log "building the module"
-make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$top" modules
+out=$(mktemp -d /tmp/nvmet-mem-bench.XXXXXX)
+# Build a snapshot of the sources in a directory of our own: `make check`
+# builds nvmet-mem.ko in the work tree against the debug kernel, and one
+# running meanwhile must not swap the module under the benchmark.
+log "building the module (plain kernel) in $out/module"
+mkdir "$out/module"
+cp "$top"/Kbuild "$top"/*.rs "$top"/*.c "$top"/*.h "$out/module/"
+make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" modules
+ko=$out/module/nvmet-mem.ko
+[ -f "$ko" ] || die "no $ko"
 
 reps=${BENCH_REPS:-3}
-runtime=${BENCH_RUNTIME:-10}
-ramp=${BENCH_RAMP:-2}
+runtime=${BENCH_RUNTIME:-3}
+ramp=${BENCH_RAMP:-1}
 size=${BENCH_SIZE:-1G}
 backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file}
 transports=${BENCH_TRANSPORTS:-loop tcp}
@@ -69,18 +80,35 @@ runs=$((reps * nb * nt * nw))
 timeout_s=$((runs * (runtime + ramp + 1) * 20 + reps * nb * 300 + 600))
 log "matrix: $reps rep(s) x $nb backend(s) x $nt transport(s) x $nw workload(s) = $runs fio runs of ${ramp}+${runtime} s guest time"
 
-args=("reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
+args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
       "transports=$transports" "workloads=$workloads")
 
-# run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment.
+# run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment;
+# its exit status; the accelerator vm.sh chose goes into OUTDIR/accel.
 run_guest() {
-	local o=$1
+	local o=$1 r
 	shift
+	set +e
 	env "$@" VM_CPUS=2 "$top/scripts/vm.sh" -o "$o" -t "$timeout_s" \
-		"$top/bench/guest-bench.sh" "${args[@]}"
+		"$top/bench/guest-bench.sh" "${args[@]}" 2>&1 | tee "$o/host.log"
+	r=${PIPESTATUS[0]}
+	set -e
+	sed -n 's/^\[vm\] booting .* under \([A-Z]*\):.*/\1/p' "$o/host.log" | head -n 1 >"$o/accel"
+	return "$r"
+}
+# keep OUTDIR NAME EXIT: copy a guest's results to bench/raw/NAME.
+keep() {
+	cp -r "$1/bench/raw" "$top/bench/raw/$2"
+	cp "$1/bench/meta.tsv" "$top/bench/raw/$2/meta.tsv"
+	if ! grep -q '^failures' "$1/bench/meta.tsv"; then
+		printf 'note\t%s\n' "the $2 guest did not finish (exit $3): its results are partial" \
+			>>"$top/bench/raw/$2/meta.tsv"
+	fi
+	printf 'commit\t%s\nmodule\t%s\naccel\t%s\n' \
+		"$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"$(sha256sum "$ko" | cut -c1-12)" "$(cat "$1/accel")" >>"$top/bench/raw/$2/meta.tsv"
 }
 
-out=$(mktemp -d /tmp/nvmet-mem-bench.XXXXXX)
 log "guest with -icount shift=0,sleep=off (TCG), output in $out"
 t0=$(date +%s)
 rc=0
@@ -92,8 +120,7 @@ log "icount guest: ${icount_wall}s wall, exit $rc"
 
 rm -rf "$top/bench/raw"
 mkdir -p "$top/bench/raw"
-cp -r "$out/bench/raw" "$top/bench/raw/icount"
-cp "$out/bench/meta.tsv" "$top/bench/raw/icount/meta.tsv"
+keep "$out" icount "$rc"
 report=(python3 "$top/bench/report.py" --raw "$top/bench/raw/icount" --out "$top/bench"
 	--wall "$icount_wall")
 
@@ -105,8 +132,7 @@ if [ "${BENCH_PLAIN:-0}" = 1 ]; then
 	run_guest "$out2" || rc2=$?
 	log "plain guest: $(( $(date +%s) - t0 ))s wall, exit $rc2"
 	if [ -d "$out2/bench/raw" ]; then
-		cp -r "$out2/bench/raw" "$top/bench/raw/plain"
-		cp "$out2/bench/meta.tsv" "$top/bench/raw/plain/meta.tsv"
+		keep "$out2" plain "$rc2"
 		report+=(--plain "$top/bench/raw/plain")
 	fi
 	[ "$rc" -ne 0 ] || rc=$rc2

@@ -136,6 +136,24 @@ find_dev() {
 	return 1
 }
 
+# dev_of NQN TRANSPORT NSID: set DEV to the block device of namespace NSID
+# of NQN on the controller of TRANSPORT (waits up to 10 s).
+dev_of() {
+	local i d
+	for i in $(seq 1 100); do
+		for d in /sys/block/nvme*n"$3"; do
+			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+			[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ] || continue
+			[ "$(cat "$d/device/transport" 2>/dev/null)" = "$2" ] || continue
+			DEV=/dev/$(basename "$d")
+			mknod_dev "$d"
+			return 0
+		done
+		sleep 0.1
+	done
+	fail "no block device for nsid $3 of $1 over $2"
+}
+
 # connect_loop NQN: connect the host over nvme-loop; sets DEV to the
 # namespace's block device.
 connect_loop() {
@@ -149,18 +167,20 @@ connect_loop() {
 	fail "no block device for $nqn"
 }
 
-# mknod_dev SYSDIR: make /dev/NAME the block node of /sys/block/NAME, also
-# when a stale node of an earlier device of that name is in the way (block
-# device numbers change across reconnects).
+# mknod_dev SYSDIR: make /dev/NAME the block node of /sys/block/NAME. What
+# is in the way goes: a stale node of an earlier device of that name (block
+# device numbers change across reconnects), or a regular file that a writer
+# (fio, dd) created while the device was gone.
 mknod_dev() {
 	local name mm cur
 	name=$(basename "$1") mm=$(cat "$1/dev")
 	if [ -b "/dev/$name" ]; then
 		cur=$(stat -c '%t:%T' "/dev/$name")
 		[ "$((16#${cur%:*})):$((16#${cur#*:}))" = "$mm" ] && return 0
-		rm -f "/dev/$name"
 	fi
-	mknod "/dev/$name" b "${mm%:*}" "${mm#*:}" 2>/dev/null || [ -b "/dev/$name" ]
+	rm -f "/dev/$name"
+	mknod "/dev/$name" b "${mm%:*}" "${mm#*:}" 2>/dev/null
+	[ -b "/dev/$name" ] || fail "cannot make /dev/$name"
 }
 
 # verify_io DEV MIB: write MIB MiB of random data at an odd offset with

@@ -13,11 +13,9 @@ new_ns testnqn.bad 2
 ns1=$CFS/subsystems/testnqn.bad/namespaces/1
 ns2=$CFS/subsystems/testnqn.bad/namespaces/2
 
-state() { # all attributes of the objects and namespaces
-	local f
-	for f in "$obj"/* "$MEMCFS"/bad1/* "$ns1"/{backend,device_path,enable} "$ns2"/{backend,device_path,enable}; do
-		printf '%s=%s\n' "$f" "$(cat "$f")"
-	done
+state() { # all attributes of the objects and namespaces, in one process
+	grep -H . "$obj"/* "$MEMCFS"/bad1/* "$ns1"/{backend,device_path,enable} \
+		"$ns2"/{backend,device_path,enable} 2>&1
 }
 
 n=0

@@ -37,13 +37,8 @@ nvme disconnect -n testnqn.soak >/dev/null
 command -v stress-ng >/dev/null || skip "stress-ng not installed"
 export_port tcp testnqn.soak 102
 connect_port tcp testnqn.soak 102
-fsdev=""
-for d in /sys/block/nvme*n*; do
-	[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = testnqn.soak ] || continue
-	[ "$(cat "$d/nsid" 2>/dev/null || cat "$d/device/../nsid" 2>/dev/null)" = 2 ] && fsdev=/dev/$(basename "$d")
-done
-[ -n "$fsdev" ] || fsdev=$(ls /dev/nvme*n2 2>/dev/null | head -n 1)
-[ -b "$fsdev" ] || fail "no block device for nsid 2"
+dev_of testnqn.soak tcp 2
+fsdev=$DEV
 mkfs.ext4 -q -F "$fsdev" || fail "mkfs.ext4"
 mnt=$(mktemp -d)
 mount "$fsdev" "$mnt" || fail "mount"
