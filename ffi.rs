@@ -146,7 +146,11 @@ fn registry<'a>() -> ArcBorrow<'a, Registry> {
 ///
 /// nvmet calls `enable` and `disable` with the subsystem lock held and no
 /// I/O in flight, so the handle has exclusive use of the namespace for the
-/// duration of the call, which its lifetime `'a` stands for.
+/// duration of the call, which its lifetime `'a` stands for. The identify
+/// hook (`nvmet_mem_rs_used_blocks`) makes a handle for an enabled namespace
+/// that a command holds a reference on, and only reads through it
+/// ([`Namespace::bound`]), which is safe alongside I/O: the binding changes
+/// only in `enable` and `disable`.
 pub(crate) struct Namespace<'a> {
     ptr: NonNull<RawNs>,
     _call: PhantomData<&'a mut RawNs>,
