@@ -36,14 +36,21 @@ pub(crate) const SC_COMPARE_FAILED: Status = 0x285;
 pub(crate) const SC_DNR: Status = 0x4000;
 
 /// nvmet's `parse_io_cmd`: accept the commands we serve.
+///
+/// Commands whose execution never sleeps are marked inline: Read, Compare,
+/// Verify and Flush copy or check under a spinlock at most, and so does a
+/// Write in no-data mode. A Write may allocate pages and Write Zeroes and
+/// Dataset Management may free many, so those keep the transport's process
+/// context.
 pub(crate) fn parse(req: &Request<'_>) -> Status {
-    match req.opcode() {
-        OP_READ | OP_WRITE | OP_COMPARE | OP_FLUSH | OP_WRITE_ZEROES | OP_DSM | OP_VERIFY => {
-            req.set_execute();
-            SC_SUCCESS
-        }
-        _ => req.invalid_opcode(),
-    }
+    let inline = match req.opcode() {
+        OP_READ | OP_COMPARE | OP_FLUSH | OP_VERIFY => true,
+        OP_WRITE => req.bound().is_some_and(|b| b.nodata),
+        OP_WRITE_ZEROES | OP_DSM => false,
+        _ => return req.invalid_opcode(),
+    };
+    req.set_execute(inline);
+    SC_SUCCESS
 }
 
 /// Byte range `[start, start + len)` of LBAs `[slba, slba + nlb)`, or `None`

@@ -142,9 +142,10 @@ u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb)
 	return 0;
 }
 
-void nvmet_mem_req_set_execute(struct nvmet_req *req)
+void nvmet_mem_req_set_execute(struct nvmet_req *req, bool in_submitter)
 {
 	req->execute = nvmet_mem_rs_execute;
+	req->execute_inline = in_submitter;
 }
 
 bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len)
@@ -192,6 +193,11 @@ struct page *nvmet_mem_alloc_page(int nid)
 void nvmet_mem_free_page(struct page *page)
 {
 	__free_page(page);
+}
+
+void nvmet_mem_copy_page(void *to, const void *from)
+{
+	copy_page(to, (void *)from);
 }
 
 u64 nvmet_mem_totalram_bytes(void)

@@ -44,7 +44,7 @@ u32 nvmet_mem_req_dsm_nr(const struct nvmet_req *req);
 u32 nvmet_mem_req_dsm_attributes(const struct nvmet_req *req);
 u32 nvmet_mem_req_dsm_len(const struct nvmet_req *req);
 u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb);
-void nvmet_mem_req_set_execute(struct nvmet_req *req);
+void nvmet_mem_req_set_execute(struct nvmet_req *req, bool in_submitter);
 bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
 struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
@@ -56,6 +56,7 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 /* memory */
 struct page *nvmet_mem_alloc_page(int nid);
 void nvmet_mem_free_page(struct page *page);
+void nvmet_mem_copy_page(void *to, const void *from);
 u64 nvmet_mem_totalram_bytes(void);
 bool nvmet_mem_node_valid(int nid);
 
