@@ -74,10 +74,11 @@ extern "C" {
     fn nvmet_mem_req_check_data_len_lte(req: *mut RawReq, len: usize) -> bool;
     fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
     fn nvmet_mem_req_sg_cnt(req: *const RawReq) -> u32;
+    fn nvmet_mem_req_inline(req: *const RawReq) -> bool;
     fn nvmet_mem_req_error_slba(req: *mut RawReq, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
     fn nvmet_mem_req_invalid_opcode(req: *mut RawReq) -> u16;
-    fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
+    fn nvmet_mem_alloc_page(nid: c_int, may_sleep: bool) -> *mut RawPage;
     fn nvmet_mem_free_page(page: *mut RawPage);
     fn nvmet_mem_copy_page(to: *mut c_void, from: *const c_void);
     fn nvmet_mem_totalram_bytes() -> u64;
@@ -316,6 +317,14 @@ impl<'a> Request<'a> {
         unsafe { nvmet_mem_req_check_data_len_lte(self.raw(), len) }.then_some(self)
     }
 
+    /// Whether `parse` marked this command inline (see
+    /// [`Request::set_execute`]): it may be executing in atomic context and
+    /// must not sleep.
+    pub(crate) fn is_inline(&self) -> bool {
+        // SAFETY: as in `opcode`.
+        unsafe { nvmet_mem_req_inline(self.raw()) }
+    }
+
     /// Records `slba` as the LBA of an error, with the SLBA field as its
     /// location in the command.
     pub(crate) fn set_error_slba(&self, slba: u64) {
@@ -509,10 +518,13 @@ unsafe impl Send for StorePage {}
 
 impl StorePage {
     /// Allocates a zeroed page on `nid` (or anywhere for -1), without
-    /// recursing into I/O and without a warning on failure.
-    pub(crate) fn alloc(nid: i32) -> Result<Self, AllocError> {
-        // SAFETY: may sleep, which the I/O path allows (process context).
-        let page = unsafe { nvmet_mem_alloc_page(nid) };
+    /// recursing into I/O and without a warning on failure; without
+    /// `may_sleep` also without sleeping (and so more likely to fail).
+    pub(crate) fn alloc(nid: i32, may_sleep: bool) -> Result<Self, AllocError> {
+        // SAFETY: the C side range-checks `nid` through the page allocator;
+        // it sleeps only if `may_sleep`, which the caller sets only in
+        // process context.
+        let page = unsafe { nvmet_mem_alloc_page(nid, may_sleep) };
         NonNull::new(page).map(Self).ok_or(AllocError)
     }
 

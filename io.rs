@@ -39,18 +39,27 @@ pub(crate) const SC_DNR: Status = 0x4000;
 ///
 /// Commands whose execution never sleeps are marked inline: Read, Compare,
 /// Verify and Flush copy or check under a spinlock at most, and so does a
-/// Write in no-data mode. A Write may allocate pages and Write Zeroes and
-/// Dataset Management may free many, so those keep the transport's process
-/// context.
+/// Write in no-data mode or to pages that are all allocated already (should
+/// a deallocation free one before it executes, it allocates without
+/// sleeping). Other Writes may allocate pages and Write Zeroes and Dataset
+/// Management may free many, so those keep the transport's process context.
 pub(crate) fn parse(req: &Request<'_>) -> Status {
     let inline = match req.opcode() {
         OP_READ | OP_COMPARE | OP_FLUSH | OP_VERIFY => true,
-        OP_WRITE => req.bound().is_some_and(|b| b.nodata),
+        OP_WRITE => req.bound().is_some_and(|b| b.nodata || write_allocated(req, b)),
         OP_WRITE_ZEROES | OP_DSM => false,
         _ => return req.invalid_opcode(),
     };
     req.set_execute(inline);
     SC_SUCCESS
+}
+
+/// Whether a Write lies in range and every page under it is allocated.
+fn write_allocated(req: &Request<'_>, bound: &Bound) -> bool {
+    match lba_range(req.slba(), req.nlb().into(), bound.nblocks, bound.shift) {
+        Some((start, len)) => bound.store().all_present(start, len as usize),
+        None => false,
+    }
 }
 
 /// Byte range `[start, start + len)` of LBAs `[slba, slba + nlb)`, or `None`
@@ -143,8 +152,9 @@ fn write(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
         return range(req, bound).map(|_| ());
     }
     let store = bound.store();
+    let may_sleep = !req.is_inline();
     walk(req, bound, false, |pos, chunk| {
-        store.write(pos, chunk, bound.limits).inspect_err(|_| {
+        store.write(pos, chunk, bound.limits, may_sleep).inspect_err(|_| {
             req.set_error_slba(pos >> bound.shift);
         })
     })

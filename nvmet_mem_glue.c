@@ -168,6 +168,11 @@ u32 nvmet_mem_req_sg_cnt(const struct nvmet_req *req)
 	return req->sg_cnt;
 }
 
+bool nvmet_mem_req_inline(const struct nvmet_req *req)
+{
+	return req->execute_inline;
+}
+
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba)
 {
 	req->error_loc = offsetof(struct nvme_rw_command, slba);
@@ -184,10 +189,12 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req)
 	return nvmet_report_invalid_opcode(req);
 }
 
-struct page *nvmet_mem_alloc_page(int nid)
+struct page *nvmet_mem_alloc_page(int nid, bool may_sleep)
 {
 	/* an I/O path allocation: no I/O recursion, no warning on failure */
-	return alloc_pages_node(nid, GFP_NOIO | __GFP_ZERO | __GFP_NOWARN, 0);
+	gfp_t gfp = may_sleep ? GFP_NOIO : GFP_NOWAIT;
+
+	return alloc_pages_node(nid, gfp | __GFP_ZERO | __GFP_NOWARN, 0);
 }
 
 void nvmet_mem_free_page(struct page *page)

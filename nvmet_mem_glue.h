@@ -49,12 +49,13 @@ bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
 struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
 u32 nvmet_mem_req_sg_cnt(const struct nvmet_req *req);
+bool nvmet_mem_req_inline(const struct nvmet_req *req);
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 
 /* memory */
-struct page *nvmet_mem_alloc_page(int nid);
+struct page *nvmet_mem_alloc_page(int nid, bool may_sleep);
 void nvmet_mem_free_page(struct page *page);
 void nvmet_mem_copy_page(void *to, const void *from);
 u64 nvmet_mem_totalram_bytes(void);

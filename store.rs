@@ -107,12 +107,22 @@ impl Store {
         Ok(true)
     }
 
-    /// Copies `chunk` to the namespace bytes at `pos`, allocating pages.
+    /// Whether every page under the namespace bytes `[pos, pos + len)` is
+    /// allocated, so that a write there needs no allocation (unless a
+    /// deallocation frees one meanwhile).
+    pub(crate) fn all_present(&self, pos: u64, len: usize) -> bool {
+        let pages = self.pages.lock();
+        pieces(pos, len).all(|p| pages.get(p.index).is_some())
+    }
+
+    /// Copies `chunk` to the namespace bytes at `pos`, allocating pages;
+    /// without `may_sleep` the allocations do not sleep.
     pub(crate) fn write(
         &self,
         pos: u64,
         chunk: &SgChunk<'_>,
         limits: Limits,
+        may_sleep: bool,
     ) -> Result<(), Status> {
         for p in pieces(pos, chunk.len()) {
             {
@@ -122,7 +132,7 @@ impl Store {
                     continue;
                 }
             }
-            let new = self.alloc(limits)?;
+            let new = self.alloc(limits, may_sleep)?;
             let mut pages = self.pages.lock();
             if let Some(page) = pages.get(p.index) {
                 // Another command allocated it meanwhile: use theirs.
@@ -166,13 +176,13 @@ impl Store {
         Ok(())
     }
 
-    fn alloc(&self, limits: Limits) -> Result<StorePage, Status> {
+    fn alloc(&self, limits: Limits, may_sleep: bool) -> Result<StorePage, Status> {
         let before = self.used.fetch_add(1, Ordering::Relaxed);
         if limits.max_pages != 0 && before >= limits.max_pages {
             self.used.fetch_sub(1, Ordering::Relaxed);
             return Err(SC_CAP_EXCEEDED | SC_DNR);
         }
-        StorePage::alloc(limits.nid).map_err(|_| {
+        StorePage::alloc(limits.nid, may_sleep).map_err(|_| {
             self.used.fetch_sub(1, Ordering::Relaxed);
             SC_INTERNAL
         })
