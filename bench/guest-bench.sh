@@ -30,7 +30,7 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-ko=${NVMET_MEM_KO:-$top/nvmet-mem.ko} reps=3 runtime=10 ramp=2 size=1G
+ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
@@ -77,7 +77,10 @@ modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
 case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
 case " $transports " in *" tcp "*) { modprobe nvmet-tcp && modprobe nvme-tcp; } || exit 1 ;; esac
 ip link set lo up 2>/dev/null
-[ -d /sys/module/nvmet_mem ] || insmod "$ko" || exit 1
+if [ ! -d /sys/module/nvmet_mem ]; then
+	[ -n "$ko" ] || { echo "guest-bench: no module: pass ko= or set NVMET_MEM_KO" >&2; exit 2; }
+	insmod "$ko" || exit 1
+fi
 
 # The ceiling is nvmet-mem with the nodata attribute (commands complete
 # without touching data or pages); skip it where the module has none.
@@ -260,6 +263,26 @@ iops_of() {
 	     END { for (i = 1; i <= k; i++) printf "%s %.0f\n", order[i], s[order[i]] }' "$1"
 }
 
+# mem_usage: "xa_bytes slab_bytes allocated_bytes": the memory in the
+# radix_tree_node slab (the xarray's nodes: its own cache, as slab merging
+# is off in the guest), all slab memory (meminfo Slab), and the object's
+# allocated attribute.
+mem_usage() {
+	local xa slab
+	xa=$(awk '$1 == "radix_tree_node" { print $15 * $6 * 4096 }' /proc/slabinfo)
+	slab=$(awk '$1 == "Slab:" { print $2 * 1024 }' /proc/meminfo)
+	echo "${xa:-0} ${slab:-0} $(cat "$memcfs/b0/allocated")"
+}
+# overhead REP BEFORE: the store's memory overhead from the prefill that
+# just ran, as meta lines "overhead<TAB>rep xa_bytes slab_bytes data_bytes".
+overhead() {
+	local x0 s0 a0 x1 s1 a1
+	read -r x0 s0 a0 <"$2"
+	read -r x1 s1 a1 < <(mem_usage)
+	meta overhead "$1 $((x1 - x0)) $((s1 - s0)) $((a1 - a0))"
+	say "  store overhead: xarray nodes $((x1 - x0)) B, all slab $((s1 - s0)) B for $((a1 - a0)) B of data"
+}
+
 t_all=$(now)
 failed=0
 for rep in $(seq 1 "$reps"); do
@@ -283,7 +306,9 @@ for rep in $(seq 1 "$reps"); do
 			fi
 			if [ $filled = 0 ]; then
 				t=$(now)
+				[ "$b" != mem ] || mem_usage >"$out/usage.before"
 				prefill || { note "rep $rep: prefill of $b failed"; failed=$((failed + 1)); }
+				[ "$b" != mem ] || overhead "$rep" "$out/usage.before"
 				say "  prefill of $size over $tr: $(echo "$(now) - $t" | bc | cut -c1-6) s (guest time)"
 				filled=1
 			fi
