@@ -29,8 +29,9 @@ modules:
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean
 
+# the kernel's rustfmt settings, as selftests/host/rust_style.sh checks them
 rustfmt:
-	$(MAKE) -C $(KDIR) M=$(TOP) rustfmt
+	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml $(TOP)/*.rs
 
 kernel:
 	$(TOP)/scripts/build-kernel.sh

@@ -46,7 +46,9 @@ pub(crate) const SC_DNR: Status = 0x4000;
 pub(crate) fn parse(req: &Request<'_>) -> Status {
     let inline = match req.opcode() {
         OP_READ | OP_COMPARE | OP_FLUSH | OP_VERIFY => true,
-        OP_WRITE => req.bound().is_some_and(|b| b.nodata || write_allocated(req, b)),
+        OP_WRITE => req
+            .bound()
+            .is_some_and(|b| b.nodata || write_allocated(req, b)),
         OP_WRITE_ZEROES | OP_DSM => false,
         _ => return req.invalid_opcode(),
     };
@@ -154,9 +156,11 @@ fn write(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
     let store = bound.store();
     let may_sleep = !req.is_inline();
     walk(req, bound, false, |pos, chunk| {
-        store.write(pos, chunk, bound.limits, may_sleep).inspect_err(|_| {
-            req.set_error_slba(pos >> bound.shift);
-        })
+        store
+            .write(pos, chunk, bound.limits, may_sleep)
+            .inspect_err(|_| {
+                req.set_error_slba(pos >> bound.shift);
+            })
     })
 }
 

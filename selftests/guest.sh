@@ -19,6 +19,7 @@ TESTS=(
 	mem_commands
 	mem_persistence
 	mem_nodata
+	mem_inline
 	mem_rmmod
 	"transport_data loop mem 512"
 	"transport_data loop mem 4096"
