@@ -72,15 +72,24 @@ extern "C" {
     fn nvmet_mem_req_set_execute(req: *mut RawReq, inline: bool);
     fn nvmet_mem_req_check_transfer_len(req: *mut RawReq, len: usize) -> bool;
     fn nvmet_mem_req_check_data_len_lte(req: *mut RawReq, len: usize) -> bool;
-    fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
-    fn nvmet_mem_req_sg_cnt(req: *const RawReq) -> u32;
     fn nvmet_mem_req_inline(req: *const RawReq) -> bool;
+    fn nvmet_mem_req_sg_direct(
+        req: *const RawReq,
+        sg: *mut *mut bindings::scatterlist,
+        cnt: *mut u32,
+    ) -> bool;
+    fn nvmet_mem_sg_virt(
+        sg: *mut bindings::scatterlist,
+        addr: *mut *mut c_void,
+        len: *mut u32,
+    ) -> *mut bindings::scatterlist;
     fn nvmet_mem_req_error_slba(req: *mut RawReq, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
     fn nvmet_mem_req_invalid_opcode(req: *mut RawReq) -> u16;
     fn nvmet_mem_alloc_page(nid: c_int, may_sleep: bool) -> *mut RawPage;
     fn nvmet_mem_free_page(page: *mut RawPage);
-    fn nvmet_mem_copy_page(to: *mut c_void, from: *const c_void);
+    fn nvmet_mem_copy_from_page(to: *mut c_void, page: *mut RawPage, off: usize, len: usize);
+    fn nvmet_mem_copy_to_page(page: *mut RawPage, off: usize, from: *const c_void, len: usize);
     fn nvmet_mem_totalram_bytes() -> u64;
     fn nvmet_mem_node_valid(nid: c_int) -> bool;
 }
@@ -344,14 +353,27 @@ impl<'a> Request<'a> {
         unsafe { nvmet_mem_req_invalid_opcode(self.raw()) }
     }
 
-    /// Walks the command's data buffer in order, a mapped piece at a time
-    /// (`sg_miter` with `kmap_local`), and calls `f` with each piece. With
-    /// `to_sg` the pieces are written (a read command), else read.
+    /// Walks the command's data buffer in order, a mapped piece at a time,
+    /// and calls `f` with each piece. With `to_sg` the pieces are written (a
+    /// read command), else read.
+    ///
+    /// Where every page has a direct-map address and needs no cache
+    /// maintenance after a write (64-bit, x86 among others), a piece is a
+    /// whole scatterlist entry at that address; elsewhere `sg_miter` with
+    /// `kmap_local` maps one page at a time.
     pub(crate) fn walk_sg(
         &self,
         to_sg: bool,
         mut f: impl FnMut(&mut SgChunk<'_>) -> Result<(), Status>,
     ) -> Result<(), Status> {
+        let mut sg = ptr::null_mut();
+        let mut cnt = 0u32;
+        // SAFETY: a valid request; the C side writes only the two locals.
+        if unsafe { nvmet_mem_req_sg_direct(self.raw(), &mut sg, &mut cnt) } {
+            // SAFETY: the request's scatterlist, direct-mappable; its
+            // transfer length was checked before any walk.
+            return unsafe { walk_sg_direct(sg, cnt, f) };
+        }
         let dir = if to_sg {
             bindings::SG_MITER_TO_SG
         } else {
@@ -360,14 +382,7 @@ impl<'a> Request<'a> {
         let mut miter = bindings::sg_mapping_iter::default();
         // SAFETY: a valid request whose transfer length was checked, so `sg`
         // holds `sg_cnt` entries describing its data buffer.
-        unsafe {
-            bindings::sg_miter_start(
-                &mut miter,
-                nvmet_mem_req_sg(self.raw()),
-                nvmet_mem_req_sg_cnt(self.raw()),
-                bindings::SG_MITER_LOCAL | dir,
-            )
-        };
+        unsafe { bindings::sg_miter_start(&mut miter, sg, cnt, bindings::SG_MITER_LOCAL | dir) };
         let mut res = Ok(());
         // SAFETY: `miter` was started above and is stopped below.
         while unsafe { bindings::sg_miter_next(&mut miter) } {
@@ -393,6 +408,46 @@ impl<'a> Request<'a> {
     }
 }
 
+/// `Request::walk_sg` through the direct map: one piece per scatterlist
+/// entry, at its direct-map address.
+///
+/// # Safety
+///
+/// `sg` and `cnt` must be the scatterlist of a request whose transfer length
+/// was checked, as `nvmet_mem_req_sg_direct` returned them, and that function
+/// must have returned true (no highmem, no cache maintenance needed).
+unsafe fn walk_sg_direct(
+    mut sg: *mut bindings::scatterlist,
+    cnt: u32,
+    mut f: impl FnMut(&mut SgChunk<'_>) -> Result<(), Status>,
+) -> Result<(), Status> {
+    for _ in 0..cnt {
+        if sg.is_null() {
+            break;
+        }
+        let mut addr = ptr::null_mut();
+        let mut len = 0u32;
+        // SAFETY: `sg` is one of the request's `cnt` entries (the first, or
+        // what `sg_next` returned for the one before); the C side writes
+        // only the two locals.
+        sg = unsafe { nvmet_mem_sg_virt(sg, &mut addr, &mut len) };
+        let Some(addr) = NonNull::new(addr.cast::<u8>()) else {
+            return Err(crate::io::SC_INTERNAL);
+        };
+        // INVARIANT: without highmem the entry's `len` bytes at `addr` are
+        // mapped (the direct map, caller) and belong to the data buffer,
+        // which stays allocated until the request completes; the chunk is
+        // only lent to `f` for this iteration.
+        let mut chunk = SgChunk {
+            addr,
+            len: len as usize,
+            _map: PhantomData,
+        };
+        f(&mut chunk)?;
+    }
+    Ok(())
+}
+
 /// One mapped piece of a request's data buffer.
 ///
 /// # Invariants
@@ -403,24 +458,6 @@ pub(crate) struct SgChunk<'a> {
     addr: NonNull<u8>,
     len: usize,
     _map: PhantomData<&'a mut [u8]>,
-}
-
-/// Copies `len` bytes from `src` to `dst`: a whole page between two
-/// page-aligned addresses with the architecture's `copy_page` (on x86-64
-/// `rep movsq` where the CPU does that well), anything else with `memcpy`.
-///
-/// # Safety
-///
-/// `src` must be valid for reading and `dst` for writing `len` bytes, and
-/// the two ranges must not overlap.
-unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
-    if len == PAGE_SIZE && (dst as usize | src as usize) & (PAGE_SIZE - 1) == 0 {
-        // SAFETY: both are page-aligned and valid for a page (caller).
-        unsafe { nvmet_mem_copy_page(dst.cast(), src.cast()) };
-    } else {
-        // SAFETY: valid and non-overlapping (caller).
-        unsafe { ptr::copy_nonoverlapping(src, dst, len) };
-    }
 }
 
 fn check(off: usize, len: usize, size: usize) -> Result<(), Status> {
@@ -446,12 +483,19 @@ impl SgChunk<'_> {
     ) -> Result<(), Status> {
         check(off, len, self.len)?;
         check(page_off, len, PAGE_SIZE)?;
-        page.with_mapped(|src| {
-            // SAFETY: both ranges were checked to lie within their mappings
-            // (type invariants of `SgChunk` and `PageRef`); a store page and
-            // a data buffer never overlap.
-            unsafe { copy(self.addr.as_ptr().add(off), src.add(page_off), len) }
-        });
+        // The C side maps the page for the copy (`kmap_local_page`) and
+        // copies a whole, page-aligned page with `copy_page`, else `memcpy`.
+        // SAFETY: both ranges were checked to lie within the chunk's mapping
+        // and the page (invariants of `SgChunk` and `PageRef`); a store page
+        // and a data buffer never overlap.
+        unsafe {
+            nvmet_mem_copy_from_page(
+                self.addr.as_ptr().add(off).cast(),
+                page.page.as_ptr(),
+                page_off,
+                len,
+            )
+        };
         Ok(())
     }
 
@@ -465,10 +509,15 @@ impl SgChunk<'_> {
     ) -> Result<(), Status> {
         check(off, len, self.len)?;
         check(page_off, len, PAGE_SIZE)?;
-        page.with_mapped(|dst| {
-            // SAFETY: as in `read_page`.
-            unsafe { copy(dst.add(page_off), self.addr.as_ptr().add(off), len) }
-        });
+        // SAFETY: as in `read_page`.
+        unsafe {
+            nvmet_mem_copy_to_page(
+                page.page.as_ptr(),
+                page_off,
+                self.addr.as_ptr().add(off).cast(),
+                len,
+            )
+        };
         Ok(())
     }
 

@@ -10,10 +10,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cacheflush.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
+#include <linux/scatterlist.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
 
@@ -158,19 +160,30 @@ bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len)
 	return nvmet_check_data_len_lte(req, len);
 }
 
-struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req)
-{
-	return req->sg;
-}
-
-u32 nvmet_mem_req_sg_cnt(const struct nvmet_req *req)
-{
-	return req->sg_cnt;
-}
-
 bool nvmet_mem_req_inline(const struct nvmet_req *req)
 {
 	return req->execute_inline;
+}
+
+bool nvmet_mem_req_sg_direct(const struct nvmet_req *req,
+			     struct scatterlist **sg, u32 *cnt)
+{
+	*sg = req->sg;
+	*cnt = req->sg_cnt;
+	/*
+	 * Without highmem every page has a direct-map address, which is what
+	 * kmap_local_page() returns; and where the architecture needs no
+	 * flush_dcache_page(), sg_miter's unmap does nothing else either.
+	 */
+	return !IS_ENABLED(CONFIG_HIGHMEM) && !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE;
+}
+
+struct scatterlist *nvmet_mem_sg_virt(struct scatterlist *sg, void **addr,
+				      u32 *len)
+{
+	*addr = sg_virt(sg);
+	*len = sg->length;
+	return sg_next(sg);
 }
 
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba)
@@ -202,9 +215,32 @@ void nvmet_mem_free_page(struct page *page)
 	__free_page(page);
 }
 
-void nvmet_mem_copy_page(void *to, const void *from)
+/*
+ * A whole page between page-aligned addresses goes by copy_page() (on x86-64
+ * rep movsq where the CPU does that well), anything else by memcpy().
+ */
+void nvmet_mem_copy_from_page(void *to, struct page *page, size_t off,
+			      size_t len)
 {
-	copy_page(to, (void *)from);
+	void *from = kmap_local_page(page);
+
+	if (len == PAGE_SIZE && PAGE_ALIGNED(to))
+		copy_page(to, from);
+	else
+		memcpy(to, from + off, len);
+	kunmap_local(from);
+}
+
+void nvmet_mem_copy_to_page(struct page *page, size_t off, const void *from,
+			    size_t len)
+{
+	void *to = kmap_local_page(page);
+
+	if (len == PAGE_SIZE && PAGE_ALIGNED(from))
+		copy_page(to, (void *)from);
+	else
+		memcpy(to + off, from, len);
+	kunmap_local(to);
 }
 
 u64 nvmet_mem_totalram_bytes(void)

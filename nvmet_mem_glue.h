@@ -47,9 +47,11 @@ u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb);
 void nvmet_mem_req_set_execute(struct nvmet_req *req, bool in_submitter);
 bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
-struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
-u32 nvmet_mem_req_sg_cnt(const struct nvmet_req *req);
 bool nvmet_mem_req_inline(const struct nvmet_req *req);
+bool nvmet_mem_req_sg_direct(const struct nvmet_req *req,
+			     struct scatterlist **sg, u32 *cnt);
+struct scatterlist *nvmet_mem_sg_virt(struct scatterlist *sg, void **addr,
+				      u32 *len);
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
@@ -57,7 +59,10 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 /* memory */
 struct page *nvmet_mem_alloc_page(int nid, bool may_sleep);
 void nvmet_mem_free_page(struct page *page);
-void nvmet_mem_copy_page(void *to, const void *from);
+void nvmet_mem_copy_from_page(void *to, struct page *page, size_t off,
+			      size_t len);
+void nvmet_mem_copy_to_page(struct page *page, size_t off, const void *from,
+			    size_t len);
 u64 nvmet_mem_totalram_bytes(void);
 bool nvmet_mem_node_valid(int nid);
 
