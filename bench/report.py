@@ -371,7 +371,7 @@ def main():
         "# nvmet-mem benchmark",
         "",
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- nvmet-mem: commit {meta.get('commit', '?')} plus the work tree's changes at the time, "
+        f"- nvmet-mem: module sources of commit {meta.get('commit', '?')} ('+changes': plus uncommitted changes), "
         f"nvmet-mem.ko sha256 {meta.get('module', '?')}…",
         f"- guest kernel: {meta.get('kernel', '?')} (plain, non-debug), "
         f"{meta.get('vcpus', '?')} vCPUs, {int(meta.get('memory_kib', 0)) >> 10} MiB",

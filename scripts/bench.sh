@@ -45,6 +45,10 @@ KDIR=$("$top/scripts/build-kernel.sh" --print-dir)
 export KDIR
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR: run scripts/build-kernel.sh"
 out=$(mktemp -d /tmp/nvmet-mem-bench.XXXXXX)
+# the commit the module is built from (the work tree may move on meanwhile)
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$top" diff --quiet HEAD -- '*.rs' '*.c' '*.h' Kbuild 2>/dev/null ||
+	commit="$commit+changes"
 # Build a snapshot of the sources in a directory of our own: `make check`
 # builds nvmet-mem.ko in the work tree against the debug kernel, and one
 # running meanwhile must not swap the module under the benchmark.
@@ -105,7 +109,7 @@ keep() {
 			>>"$top/bench/raw/$2/meta.tsv"
 	fi
 	printf 'commit\t%s\nmodule\t%s\naccel\t%s\n' \
-		"$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"$commit" \
 		"$(sha256sum "$ko" | cut -c1-12)" "$(cat "$1/accel")" >>"$top/bench/raw/$2/meta.tsv"
 }
 
