@@ -31,7 +31,7 @@ clean:
 
 # the kernel's rustfmt settings, as selftests/host/rust_style.sh checks them
 rustfmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml $(TOP)/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml $(TOP)/*.rs $(TOP)/ffi/*.rs
 
 kernel:
 	$(TOP)/scripts/build-kernel.sh

@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory objects, the registry that names them, and the binding of a
+//! Memory objects, the table that names them, and the binding of a
 //! namespace to an object (safe Rust).
 //!
 //! A memory object is created with `mkdir /sys/kernel/config/nvmet_mem/NAME`
 //! (see [`crate::configfs`]) and owns its settings and its page store. A
 //! namespace whose `backend` is `mem` and whose `device_path` is `NAME` binds
-//! to it on enable: the settings are frozen into a [`Bound`] that the command
+//! to it on enable: the settings are frozen into a [`Binding`] that the command
 //! path reads without locking, and the object refuses changes until the
 //! namespace is disabled. The store belongs to the object, so data survives
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::Namespace;
+use crate::ffi::{Namespace, NamespaceRef};
 use crate::store::{Limits, Store};
 use kernel::page::PAGE_SHIFT;
 use kernel::prelude::*;
@@ -68,12 +68,12 @@ impl MemObject {
 
 /// The memory objects that exist, by name.
 #[pin_data]
-pub(crate) struct Registry {
+pub(crate) struct ObjectTable {
     #[pin]
     objects: Mutex<KVec<Arc<MemObject>>>,
 }
 
-impl Registry {
+impl ObjectTable {
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
@@ -105,7 +105,7 @@ impl Registry {
 }
 
 /// A namespace's binding to a memory object, fixed while it is enabled.
-pub(crate) struct Bound {
+pub(crate) struct Binding {
     obj: Arc<MemObject>,
     /// log2 of the logical block size.
     pub(crate) shift: u32,
@@ -117,7 +117,7 @@ pub(crate) struct Bound {
     pub(crate) nodata: bool,
 }
 
-impl Bound {
+impl Binding {
     pub(crate) fn store(&self) -> &Store {
         &self.obj.store
     }
@@ -125,13 +125,13 @@ impl Bound {
 
 /// nvmet's `enable`: bind the namespace to the object named by its
 /// `device_path`.
-pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
+pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>>) -> Result {
     let nsid = ns.nsid();
     let Some(path) = ns.device_path() else {
         pr_err!("nsid {}: device_path must name a memory object\n", nsid);
         return Err(EINVAL);
     };
-    let Some(obj) = registry.find(path) else {
+    let Some(obj) = objects.find(path) else {
         pr_err!("nsid {}: no memory object {:?}\n", nsid, path);
         return Err(ENOENT);
     };
@@ -152,7 +152,7 @@ pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
         }
         let shift = s.block_size.trailing_zeros();
         let bound = KBox::new(
-            Bound {
+            Binding {
                 obj: obj.clone(),
                 shift,
                 nblocks: s.size >> shift,
@@ -176,21 +176,21 @@ pub(crate) fn enable(registry: &Registry, ns: &mut Namespace<'_>) -> Result {
         if bound.nodata { ", no data" } else { "" }
     );
     ns.set_geometry(bound.nblocks << bound.shift, bound.shift);
-    ns.set_bound(bound);
+    ns.set_data(bound);
     Ok(())
 }
 
 /// nvmet's `disable`: unbind; the data stays with the object.
-pub(crate) fn disable(ns: &mut Namespace<'_>) {
-    if let Some(bound) = ns.take_bound() {
+pub(crate) fn disable(ns: &mut Namespace<'_, KBox<Binding>>) {
+    if let Some(bound) = ns.take_data() {
         bound.obj.settings.lock().bound = None;
         pr_info!("nsid {}: released {:?}\n", ns.nsid(), &*bound.obj.name);
     }
 }
 
 /// Logical blocks backed by pages (NUSE).
-pub(crate) fn used_blocks(ns: &Namespace<'_>) -> u64 {
-    ns.bound().map_or(0, |b| {
+pub(crate) fn used_blocks(ns: &NamespaceRef<'_, KBox<Binding>>) -> u64 {
+    ns.data().map_or(0, |b| {
         (b.store().used_pages() as u64) << (PAGE_SHIFT as u32 - b.shift)
     })
 }

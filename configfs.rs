@@ -15,7 +15,7 @@
 //! stays generic, and the module can be used without patching configfs
 //! attribute lists into nvmet for each backend.
 
-use crate::backend::{MemObject, Registry};
+use crate::backend::{MemObject, ObjectTable, Settings};
 use crate::ffi::{node_valid, totalram_bytes};
 use kernel::configfs::{self, AttributeOperations};
 use kernel::fmt::{self, Write as _};
@@ -25,22 +25,24 @@ use kernel::str::CString;
 use kernel::sync::Arc;
 use kernel::{configfs_attrs, pr_err};
 
-pub(crate) fn subsystem(registry: Arc<Registry>) -> impl PinInit<configfs::Subsystem<Root>, Error> {
+pub(crate) fn subsystem(
+    objects: Arc<ObjectTable>,
+) -> impl PinInit<configfs::Subsystem<Root>, Error> {
     let item_type = configfs_attrs! {
         container: configfs::Subsystem<Root>,
         data: Root,
-        child: MemDevice,
+        child: ObjectDir,
         attributes: [
             features: 0,
         ],
     };
-    configfs::Subsystem::new(c"nvmet_mem", item_type, try_pin_init!(Root { registry }))
+    configfs::Subsystem::new(c"nvmet_mem", item_type, try_pin_init!(Root { objects }))
 }
 
 /// The subsystem's root directory.
 #[pin_data]
 pub(crate) struct Root {
-    registry: Arc<Registry>,
+    objects: Arc<ObjectTable>,
 }
 
 #[vtable]
@@ -56,12 +58,12 @@ impl AttributeOperations<0> for Root {
 
 #[vtable]
 impl configfs::GroupOperations for Root {
-    type Child = MemDevice;
+    type Child = ObjectDir;
 
-    fn make_group(&self, name: &CStr) -> Result<impl PinInit<configfs::Group<MemDevice>, Error>> {
+    fn make_group(&self, name: &CStr) -> Result<impl PinInit<configfs::Group<ObjectDir>, Error>> {
         let item_type = configfs_attrs! {
-            container: configfs::Group<MemDevice>,
-            data: MemDevice,
+            container: configfs::Group<ObjectDir>,
+            data: ObjectDir,
             attributes: [
                 size: 0,
                 blocksize: 1,
@@ -73,31 +75,31 @@ impl configfs::GroupOperations for Root {
         };
         let dir_name: CString = name.try_into()?;
         let obj = MemObject::new(name.try_into()?)?;
-        self.registry.add(obj.clone())?;
+        self.objects.add(obj.clone())?;
         Ok(configfs::Group::new(
             dir_name,
             item_type,
-            try_pin_init!(MemDevice {
+            try_pin_init!(ObjectDir {
                 obj,
-                registry: self.registry.clone(),
+                objects: self.objects.clone(),
             }),
         ))
     }
 }
 
 /// A memory object's directory. Dropped when configfs releases the
-/// directory after `rmdir`: the object leaves the registry, and its pages
+/// directory after `rmdir`: the object leaves the table, and its pages
 /// are freed with its last reference.
 #[pin_data(PinnedDrop)]
-pub(crate) struct MemDevice {
+pub(crate) struct ObjectDir {
     obj: Arc<MemObject>,
-    registry: Arc<Registry>,
+    objects: Arc<ObjectTable>,
 }
 
 #[pinned_drop]
-impl PinnedDrop for MemDevice {
+impl PinnedDrop for ObjectDir {
     fn drop(self: Pin<&mut Self>) {
-        self.registry.remove(&self.obj);
+        self.objects.remove(&self.obj);
     }
 }
 
@@ -131,7 +133,7 @@ fn show_value(page: &mut [u8; PAGE_SIZE], v: impl fmt::Display) -> Result<usize>
 }
 
 /// Logs why a write to `attr` of `this` was refused and returns `err`.
-fn refuse(this: &MemDevice, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
+fn refuse(this: &ObjectDir, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
     pr_err!("{:?}: {}: {}\n", &*this.obj.name, attr, why);
     Err(err)
 }
@@ -142,15 +144,23 @@ macro_rules! refuse {
     };
 }
 
-#[vtable]
-impl AttributeOperations<0> for MemDevice {
-    type Data = MemDevice;
+/// Refuses a change to `attr` while a namespace is bound to the object.
+fn refuse_if_bound(this: &ObjectDir, attr: &str, s: &Settings) -> Result {
+    match s.bound {
+        Some(nsid) => refuse!(this, attr, EBUSY, "in use by nsid {}", nsid),
+        None => Ok(()),
+    }
+}
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+#[vtable]
+impl AttributeOperations<0> for ObjectDir {
+    type Data = ObjectDir;
+
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.settings.lock().size)
     }
 
-    fn store(this: &MemDevice, page: &[u8]) -> Result {
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
         let Ok(size) = parse_size(page) else {
             return refuse!(
                 this,
@@ -160,9 +170,7 @@ impl AttributeOperations<0> for MemDevice {
             );
         };
         let mut s = this.obj.settings.lock();
-        if let Some(nsid) = s.bound {
-            return refuse!(this, "size", EBUSY, "in use by nsid {}", nsid);
-        }
+        refuse_if_bound(this, "size", &s)?;
         if size == 0 {
             return refuse!(this, "size", EINVAL, "must not be zero");
         }
@@ -188,10 +196,7 @@ impl AttributeOperations<0> for MemDevice {
         }
         if size < s.size {
             // Shrinking: what lies beyond the new end is gone.
-            this.obj
-                .store
-                .discard(size, s.size - size)
-                .map_err(|_| EIO)?;
+            this.obj.store.discard(size, s.size - size);
         }
         s.size = size;
         Ok(())
@@ -199,23 +204,21 @@ impl AttributeOperations<0> for MemDevice {
 }
 
 #[vtable]
-impl AttributeOperations<1> for MemDevice {
-    type Data = MemDevice;
+impl AttributeOperations<1> for ObjectDir {
+    type Data = ObjectDir;
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.settings.lock().block_size)
     }
 
-    fn store(this: &MemDevice, page: &[u8]) -> Result {
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
         let bs = match parse_int(page) {
             Ok(512) => 512u32,
             Ok(4096) => 4096u32,
             _ => return refuse!(this, "blocksize", EINVAL, "must be 512 or 4096"),
         };
         let mut s = this.obj.settings.lock();
-        if let Some(nsid) = s.bound {
-            return refuse!(this, "blocksize", EBUSY, "in use by nsid {}", nsid);
-        }
+        refuse_if_bound(this, "blocksize", &s)?;
         if s.size & u64::from(bs - 1) != 0 {
             return refuse!(
                 this,
@@ -232,36 +235,34 @@ impl AttributeOperations<1> for MemDevice {
 }
 
 #[vtable]
-impl AttributeOperations<2> for MemDevice {
-    type Data = MemDevice;
+impl AttributeOperations<2> for ObjectDir {
+    type Data = ObjectDir;
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.settings.lock().numa_node)
     }
 
-    fn store(this: &MemDevice, page: &[u8]) -> Result {
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
         let node = match parse_int(page).map(i32::try_from) {
             Ok(Ok(n)) if node_valid(n) => n,
             _ => return refuse!(this, "numa_node", EINVAL, "must be -1 or an online node"),
         };
         let mut s = this.obj.settings.lock();
-        if let Some(nsid) = s.bound {
-            return refuse!(this, "numa_node", EBUSY, "in use by nsid {}", nsid);
-        }
+        refuse_if_bound(this, "numa_node", &s)?;
         s.numa_node = node;
         Ok(())
     }
 }
 
 #[vtable]
-impl AttributeOperations<3> for MemDevice {
-    type Data = MemDevice;
+impl AttributeOperations<3> for ObjectDir {
+    type Data = ObjectDir;
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.settings.lock().max_memory)
     }
 
-    fn store(this: &MemDevice, page: &[u8]) -> Result {
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
         let Ok(cap) = parse_size(page) else {
             return refuse!(
                 this,
@@ -291,9 +292,7 @@ impl AttributeOperations<3> for MemDevice {
             );
         }
         let mut s = this.obj.settings.lock();
-        if let Some(nsid) = s.bound {
-            return refuse!(this, "max_memory", EBUSY, "in use by nsid {}", nsid);
-        }
+        refuse_if_bound(this, "max_memory", &s)?;
         let used = this.obj.store.used_pages() as u64 * PAGE_SIZE as u64;
         if cap != 0 && cap < used {
             return refuse!(
@@ -310,32 +309,30 @@ impl AttributeOperations<3> for MemDevice {
 }
 
 #[vtable]
-impl AttributeOperations<4> for MemDevice {
-    type Data = MemDevice;
+impl AttributeOperations<4> for ObjectDir {
+    type Data = ObjectDir;
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.obj.store.used_pages() as u64 * PAGE_SIZE as u64)
     }
 }
 
 #[vtable]
-impl AttributeOperations<5> for MemDevice {
-    type Data = MemDevice;
+impl AttributeOperations<5> for ObjectDir {
+    type Data = ObjectDir;
 
-    fn show(this: &MemDevice, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, u8::from(this.obj.settings.lock().nodata))
     }
 
-    fn store(this: &MemDevice, page: &[u8]) -> Result {
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
         let nodata = match parse_int(page) {
             Ok(0) => false,
             Ok(1) => true,
             _ => return refuse!(this, "nodata", EINVAL, "must be 0 or 1"),
         };
         let mut s = this.obj.settings.lock();
-        if let Some(nsid) = s.bound {
-            return refuse!(this, "nodata", EBUSY, "in use by nsid {}", nsid);
-        }
+        refuse_if_bound(this, "nodata", &s)?;
         s.nodata = nodata;
         Ok(())
     }

@@ -1,67 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The command path (safe Rust): parse and execute the NVM commands that
-//! nvmet hands to the backend.
+//! The command path (safe Rust): parse the NVM commands that nvmet hands
+//! to the backend and execute them, one function per opcode.
 //!
-//! Read, Write and Compare walk the command's scatterlist and copy to or
+//! Read, Write and Compare walk the command's data buffer and copy to or
 //! from the page store; Write Zeroes and Dataset Management (deallocate)
 //! free or zero pages; Flush and Verify have nothing to do in RAM but check
-//! their range. In no-data mode Read and Write check their range and move
-//! nothing (the data buffer is left as it is), like null_blk with
-//! memory_backed=0. Every other opcode is Invalid Opcode. Each command completes
-//! before `execute` returns: there is no bio, request or file on the way.
+//! their range. In no-data mode Write checks its range and stores nothing,
+//! and Read returns zeroes, like null_blk with memory_backed=0: over tcp
+//! and rdma the data buffer is the target's, and what it held before must
+//! not reach the host. Every other opcode is Invalid Opcode.
+//!
+//! Every execute function honours nowait (patch 0004): nvme-loop calls it
+//! from its submission context, where it must not sleep. Read, Compare,
+//! Verify, Flush and a Write to allocated pages never sleep and complete
+//! there; a Write that needs a page, Write Zeroes and Dataset Management
+//! (which may visit many pages) hand themselves to nvmet's workqueue and
+//! run again from there. Other transports call execute in process context.
 
-use crate::backend::Bound;
-use crate::ffi::{Request, Status};
+use crate::backend::Binding;
+use crate::ffi::Request;
+use crate::nvme::*;
+use crate::store::WriteError;
 use kernel::prelude::*;
 
-// NVM command opcodes (NVMe NVM Command Set specification).
-const OP_FLUSH: u8 = 0x00;
-const OP_WRITE: u8 = 0x01;
-const OP_READ: u8 = 0x02;
-const OP_COMPARE: u8 = 0x05;
-const OP_WRITE_ZEROES: u8 = 0x08;
-const OP_DSM: u8 = 0x09;
-const OP_VERIFY: u8 = 0x0c;
+/// An I/O command on a namespace bound to a memory object.
+pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
 
-/// Dataset Management attribute: deallocate.
-const DSM_AD: u32 = 1 << 2;
-
-// Status codes (NVMe base specification), as in include/linux/nvme.h.
-pub(crate) const SC_SUCCESS: Status = 0x0;
-pub(crate) const SC_INTERNAL: Status = 0x6;
-pub(crate) const SC_LBA_RANGE: Status = 0x80;
-pub(crate) const SC_CAP_EXCEEDED: Status = 0x81;
-pub(crate) const SC_COMPARE_FAILED: Status = 0x285;
-pub(crate) const SC_DNR: Status = 0x4000;
-
-/// nvmet's `parse_io_cmd`: accept the commands we serve.
-///
-/// Commands whose execution never sleeps are marked inline: Read, Compare,
-/// Verify and Flush copy or check under a spinlock at most, and so does a
-/// Write in no-data mode or to pages that are all allocated already (should
-/// a deallocation free one before it executes, it allocates without
-/// sleeping). Other Writes may allocate pages and Write Zeroes and Dataset
-/// Management may free many, so those keep the transport's process context.
-pub(crate) fn parse(req: &Request<'_>) -> Status {
-    let inline = match req.opcode() {
-        OP_READ | OP_COMPARE | OP_FLUSH | OP_VERIFY => true,
-        OP_WRITE => req
-            .bound()
-            .is_some_and(|b| b.nodata || write_allocated(req, b)),
-        OP_WRITE_ZEROES | OP_DSM => false,
-        _ => return req.invalid_opcode(),
-    };
-    req.set_execute(inline);
-    SC_SUCCESS
+/// The commands this backend serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Read,
+    Write,
+    Compare,
+    WriteZeroes,
+    Dsm,
+    Verify,
+    Flush,
 }
 
-/// Whether a Write lies in range and every page under it is allocated.
-fn write_allocated(req: &Request<'_>, bound: &Bound) -> bool {
-    match lba_range(req.slba(), req.nlb().into(), bound.nblocks, bound.shift) {
-        Some((start, len)) => bound.store().all_present(start, len as usize),
-        None => false,
-    }
+/// nvmet's `parse_io_cmd`: the command to execute, or Invalid Opcode.
+pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
+    Ok(match req.opcode() {
+        OP_READ => Command::Read,
+        OP_WRITE => Command::Write,
+        OP_COMPARE => Command::Compare,
+        OP_WRITE_ZEROES => Command::WriteZeroes,
+        OP_DSM => Command::Dsm,
+        OP_VERIFY => Command::Verify,
+        OP_FLUSH => Command::Flush,
+        _ => return Err(req.invalid_opcode()),
+    })
 }
 
 /// Byte range `[start, start + len)` of LBAs `[slba, slba + nlb)`, or `None`
@@ -75,125 +64,165 @@ pub(crate) fn lba_range(slba: u64, nlb: u64, nblocks: u64, shift: u32) -> Option
     Some((slba << shift, nlb << shift))
 }
 
-/// The `execute` callback: run the command and complete it.
-pub(crate) fn execute(req: Request<'_>) {
-    let Some(bound) = req.bound() else {
-        return req.complete(SC_INTERNAL | SC_DNR);
-    };
-    let op = req.opcode();
-    let req = match op {
-        OP_READ | OP_WRITE | OP_COMPARE => {
-            let len = (req.nlb() as usize) << bound.shift;
-            req.check_transfer_len(len)
-        }
-        OP_DSM => {
-            let len = req.dsm_len();
-            req.check_data_len_lte(len)
-        }
-        _ => req.check_transfer_len(0),
-    };
-    // On a length mismatch nvmet has completed the command already.
-    let Some(req) = req else { return };
-    let status = match op {
-        OP_READ => read(&req, bound),
-        OP_WRITE => write(&req, bound),
-        OP_COMPARE => compare(&req, bound),
-        OP_WRITE_ZEROES => write_zeroes(&req, bound),
-        OP_DSM => dsm(&req, bound),
-        OP_VERIFY => range(&req, bound).map(|_| ()),
-        _ => Ok(()), // Flush: a completed write is in the store already.
-    };
-    req.complete(status.err().unwrap_or(SC_SUCCESS));
-}
-
 /// The command's byte range, or LBA Out of Range with the error located.
-fn range(req: &Request<'_>, bound: &Bound) -> Result<(u64, u64), Status> {
+fn range(req: &Req<'_>, b: &Binding) -> Result<(u64, u64), Status> {
     let slba = req.slba();
-    lba_range(slba, req.nlb().into(), bound.nblocks, bound.shift).ok_or_else(|| {
+    lba_range(slba, req.nlb().into(), b.nblocks, b.shift).ok_or_else(|| {
         req.set_error_slba(slba);
         SC_LBA_RANGE | SC_DNR
     })
 }
 
-/// Walks the data buffer over the command's range: `f(pos, chunk)` for each
-/// mapped piece at namespace byte `pos`.
-fn walk(
-    req: &Request<'_>,
-    bound: &Bound,
-    to_sg: bool,
-    mut f: impl FnMut(u64, &mut crate::ffi::SgChunk<'_>) -> Result<(), Status>,
-) -> Result<(), Status> {
-    let (start, len) = range(req, bound)?;
-    let end = start + len;
-    let mut pos = start;
-    req.walk_sg(to_sg, |chunk| {
-        let n = chunk.len() as u64;
-        if pos + n > end {
-            return Err(SC_INTERNAL | SC_DNR);
+/// Checks that the host transfers the command's NLB worth of data. `None`
+/// if the command was completed (no binding, or a length mismatch, which
+/// nvmet completes itself).
+fn with_block_data(req: Req<'_>) -> Option<Req<'_>> {
+    let len = match req.data() {
+        Some(b) => (req.nlb() as usize) << b.shift,
+        None => {
+            req.complete(SC_INTERNAL | SC_DNR);
+            return None;
         }
-        f(pos, chunk)?;
-        pos += n;
+    };
+    req.check_transfer_len(len)
+}
+
+/// Checks that the command transfers no data, as [`with_block_data`].
+fn without_data(req: Req<'_>) -> Option<Req<'_>> {
+    if req.data().is_none() {
+        req.complete(SC_INTERNAL | SC_DNR);
+        return None;
+    }
+    req.check_transfer_len(0)
+}
+
+fn status(res: Result<(), Status>) -> Status {
+    res.err().unwrap_or(SC_SUCCESS)
+}
+
+pub(crate) fn execute_read(req: Req<'_>) {
+    let Some(req) = with_block_data(req) else {
+        return;
+    };
+    let res = req.data().map_or(Err(SC_INTERNAL | SC_DNR), |b| {
+        let (start, len) = range(&req, b)?;
+        let mut to = req.data_cursor();
+        if b.nodata {
+            // The buffer may be the target's own (tcp, rdma): never send
+            // what it held before.
+            return to.zero(len as usize).map_err(|_| SC_INTERNAL | SC_DNR);
+        }
+        b.store().read(start, len as usize, &mut to)
+    });
+    req.complete(status(res));
+}
+
+pub(crate) fn execute_write(req: Req<'_>) {
+    let Some(req) = with_block_data(req) else {
+        return;
+    };
+    let may_sleep = !req.nowait();
+    let res = req.data().map_or(Err(Some(SC_INTERNAL | SC_DNR)), |b| {
+        let (start, len) = range(&req, b).map_err(Some)?;
+        if b.nodata {
+            return Ok(());
+        }
+        let mut from = req.data_cursor();
+        match b
+            .store()
+            .write(start, len as usize, &mut from, b.limits, may_sleep)
+        {
+            Ok(()) => Ok(()),
+            Err(WriteError::WouldSleep) => Err(None),
+            Err(WriteError::Failed { status, pos }) => {
+                req.set_error_slba(pos >> b.shift);
+                Err(Some(status))
+            }
+        }
+    });
+    match res {
+        Ok(()) => req.complete(SC_SUCCESS),
+        Err(Some(s)) => req.complete(s),
+        // Only with nowait: run it again where allocating may sleep.
+        Err(None) if !may_sleep => req.defer(),
+        Err(None) => req.complete(SC_INTERNAL | SC_DNR),
+    }
+}
+
+pub(crate) fn execute_compare(req: Req<'_>) {
+    let Some(req) = with_block_data(req) else {
+        return;
+    };
+    let res = req.data().map_or(Err(SC_INTERNAL | SC_DNR), |b| {
+        let (start, len) = range(&req, b)?;
+        match b
+            .store()
+            .equals(start, len as usize, &mut req.data_cursor())?
+        {
+            true => Ok(()),
+            false => Err(SC_COMPARE_FAILED | SC_DNR),
+        }
+    });
+    req.complete(status(res));
+}
+
+pub(crate) fn execute_write_zeroes(req: Req<'_>) {
+    if req.nowait() {
+        return req.defer();
+    }
+    let Some(req) = without_data(req) else {
+        return;
+    };
+    let res = req.data().map_or(Err(SC_INTERNAL | SC_DNR), |b| {
+        let (start, len) = range(&req, b)?;
+        b.store().discard(start, len);
         Ok(())
-    })?;
-    if pos != end {
-        return Err(SC_INTERNAL | SC_DNR);
-    }
-    Ok(())
+    });
+    req.complete(status(res));
 }
 
-fn read(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
-    if bound.nodata {
-        return range(req, bound).map(|_| ());
+pub(crate) fn execute_dsm(req: Req<'_>) {
+    if req.nowait() {
+        return req.defer();
     }
-    let store = bound.store();
-    walk(req, bound, true, |pos, chunk| store.read(pos, chunk))
-}
-
-fn write(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
-    if bound.nodata {
-        return range(req, bound).map(|_| ());
-    }
-    let store = bound.store();
-    let may_sleep = !req.is_inline();
-    walk(req, bound, false, |pos, chunk| {
-        store
-            .write(pos, chunk, bound.limits, may_sleep)
-            .inspect_err(|_| {
-                req.set_error_slba(pos >> bound.shift);
-            })
-    })
-}
-
-fn compare(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
-    let store = bound.store();
-    walk(req, bound, false, |pos, chunk| {
-        if store.equals(pos, chunk)? {
-            Ok(())
-        } else {
-            Err(SC_COMPARE_FAILED | SC_DNR)
+    let len = req.dsm_len();
+    let Some(req) = req.check_data_len_lte(len) else {
+        return;
+    };
+    let res = req.data().map_or(Err(SC_INTERNAL | SC_DNR), |b| {
+        if req.dsm_attributes() & DSM_AD == 0 {
+            // Integral read/write hints: nothing to do in RAM.
+            return Ok(());
         }
-    })
+        for i in 0..req.dsm_nr() {
+            let (slba, nlb) = req.dsm_range(i)?;
+            let Some((start, len)) = lba_range(slba, nlb.into(), b.nblocks, b.shift) else {
+                req.set_error_slba(slba);
+                return Err(SC_LBA_RANGE | SC_DNR);
+            };
+            b.store().discard(start, len);
+        }
+        Ok(())
+    });
+    req.complete(status(res));
 }
 
-fn write_zeroes(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
-    let (start, len) = range(req, bound)?;
-    bound.store().discard(start, len)
+pub(crate) fn execute_verify(req: Req<'_>) {
+    let Some(req) = without_data(req) else {
+        return;
+    };
+    let res = req
+        .data()
+        .map_or(Err(SC_INTERNAL | SC_DNR), |b| range(&req, b).map(|_| ()));
+    req.complete(status(res));
 }
 
-fn dsm(req: &Request<'_>, bound: &Bound) -> Result<(), Status> {
-    if req.dsm_attributes() & DSM_AD == 0 {
-        // Integral read/write hints: nothing to do in RAM.
-        return Ok(());
-    }
-    for i in 0..req.dsm_nr() {
-        let (slba, nlb) = req.dsm_range(i)?;
-        let Some((start, len)) = lba_range(slba, nlb.into(), bound.nblocks, bound.shift) else {
-            req.set_error_slba(slba);
-            return Err(SC_LBA_RANGE | SC_DNR);
-        };
-        bound.store().discard(start, len)?;
-    }
-    Ok(())
+pub(crate) fn execute_flush(req: Req<'_>) {
+    // A completed write is in the store already.
+    let Some(req) = without_data(req) else {
+        return;
+    };
+    req.complete(SC_SUCCESS);
 }
 
 #[kunit_tests(nvmet_mem_io)]

@@ -10,15 +10,18 @@
 //! enabled namespace that uses the backend, and configfs one for every
 //! memory object, so `rmmod` is refused while either exists.
 //!
-//! Layout: [`ffi`] is the only place with `unsafe` (together with the C
-//! accessors in `nvmet_mem_glue.c`); [`backend`] (objects and binding),
-//! [`store`] (the page store), [`io`] (the command path) and [`configfs`]
-//! are safe Rust.
+//! Layout: [`ffi`] (with its C half, `nvmet_mem_glue.c`) and [`entry`]
+//! (the functions nvmet calls) are the only places with `unsafe`;
+//! [`backend`] (objects and binding), [`store`] (the page store), [`io`]
+//! (the command path), [`configfs`] and [`nvme`] (constants) are safe
+//! Rust.
 
 mod backend;
 mod configfs;
+mod entry;
 mod ffi;
 mod io;
+mod nvme;
 mod store;
 
 use kernel::prelude::*;
@@ -34,7 +37,7 @@ module! {
 #[pin_data]
 struct NvmetMem {
     // Dropped first: no namespace can bind once the backend is gone.
-    _registration: ffi::Registration,
+    _registration: entry::BackendRegistration,
     #[pin]
     _configfs: kernel::configfs::Subsystem<configfs::Root>,
 }
@@ -42,10 +45,10 @@ struct NvmetMem {
 impl kernel::InPlaceModule for NvmetMem {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
-            let registry = backend::Registry::new()?;
+            let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
-                _configfs <- configfs::subsystem(registry.clone()),
-                _registration: ffi::Registration::new(registry)?,
+                _configfs <- configfs::subsystem(objects.clone()),
+                _registration: entry::BackendRegistration::new(objects)?,
             }))
         })
     }

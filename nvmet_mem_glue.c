@@ -6,16 +6,27 @@
  * nvmet core (drivers/nvme/target/nvmet.h), which is not part of the
  * kernel's Rust bindings. Rather than restate any of their layout in Rust,
  * this object includes the header, owns the backend ops table and offers
- * flat accessors. Everything here is a one-liner; logic lives in Rust.
+ * flat accessors. It also holds the memory primitives the page store is
+ * built from: the lock-free page lookup of brd, the per-page sequence
+ * lock that keeps one logical block atomic, and the copies between a
+ * store page and a request's scatterlist. Decisions live in Rust.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bottom_half.h>
 #include <linux/cacheflush.h>
 #include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/kcsan-checks.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
+#include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/scatterlist.h>
+#include <linux/xarray.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
 
@@ -68,6 +79,8 @@ void *nvmet_mem_ctx(void)
 	return nvmet_mem_context;
 }
 
+/* ---- namespace ---- */
+
 const char *nvmet_mem_ns_device_path(const struct nvmet_ns *ns)
 {
 	return ns->device_path;
@@ -93,6 +106,8 @@ void nvmet_mem_ns_set_data(struct nvmet_ns *ns, void *data)
 {
 	ns->backend_data = data;
 }
+
+/* ---- request ---- */
 
 void *nvmet_mem_req_ns_data(const struct nvmet_req *req)
 {
@@ -144,10 +159,12 @@ u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb)
 	return 0;
 }
 
-void nvmet_mem_req_set_execute(struct nvmet_req *req, bool in_submitter)
+void nvmet_mem_req_set_execute(struct nvmet_req *req,
+			       void (*execute)(struct nvmet_req *req),
+			       bool nowait_capable)
 {
-	req->execute = nvmet_mem_rs_execute;
-	req->execute_inline = in_submitter;
+	req->execute = execute;
+	req->nowait_capable = nowait_capable;
 }
 
 bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len)
@@ -160,30 +177,23 @@ bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len)
 	return nvmet_check_data_len_lte(req, len);
 }
 
-bool nvmet_mem_req_inline(const struct nvmet_req *req)
+/*
+ * Whether execute must not sleep: the transport said so (nvme-loop), or
+ * it runs in a softirq (nvmet-fc may execute from an LLDD's completion).
+ */
+bool nvmet_mem_req_nowait(const struct nvmet_req *req)
 {
-	return req->execute_inline;
+	return req->nowait || in_interrupt();
 }
 
-bool nvmet_mem_req_sg_direct(const struct nvmet_req *req,
-			     struct scatterlist **sg, u32 *cnt)
+void nvmet_mem_req_defer(struct nvmet_req *req)
 {
-	*sg = req->sg;
-	*cnt = req->sg_cnt;
-	/*
-	 * Without highmem every page has a direct-map address, which is what
-	 * kmap_local_page() returns; and where the architecture needs no
-	 * flush_dcache_page(), sg_miter's unmap does nothing else either.
-	 */
-	return !IS_ENABLED(CONFIG_HIGHMEM) && !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE;
+	nvmet_req_defer(req);
 }
 
-struct scatterlist *nvmet_mem_sg_virt(struct scatterlist *sg, void **addr,
-				      u32 *len)
+struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req)
 {
-	*addr = sg_virt(sg);
-	*len = sg->length;
-	return sg_next(sg);
+	return req->sg_cnt ? req->sg : NULL;
 }
 
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba)
@@ -202,44 +212,383 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req)
 	return nvmet_report_invalid_opcode(req);
 }
 
-struct page *nvmet_mem_alloc_page(int nid, bool may_sleep)
-{
-	/* an I/O path allocation: no I/O recursion, no warning on failure */
-	gfp_t gfp = may_sleep ? GFP_NOIO : GFP_NOWAIT;
+/* ---- the page index: brd's scheme ---- */
 
-	return alloc_pages_node(nid, gfp | __GFP_ZERO | __GFP_NOWARN, 0);
+static struct lock_class_key nvmet_mem_pages_key;
+
+void nvmet_mem_xa_init(struct xarray *xa)
+{
+	xa_init(xa);
+	/*
+	 * A lock class of its own, so that lockdep and /proc/lock_stat name
+	 * the store's lock: only insertion and removal of pages take it.
+	 */
+	lockdep_set_class_and_name(&xa->xa_lock, &nvmet_mem_pages_key,
+				   "nvmet_mem_pages");
 }
 
-void nvmet_mem_free_page(struct page *page)
+void nvmet_mem_xa_destroy(struct xarray *xa)
 {
-	__free_page(page);
+	xa_destroy(xa);
 }
 
 /*
- * A whole page between page-aligned addresses goes by copy_page() (on x86-64
- * rep movsq where the CPU does that well), anything else by memcpy().
+ * The page at @index with a reference taken, or NULL. Lock-free: the slot
+ * is read under RCU, and a page that the store drops meanwhile (its count
+ * reached zero) or that left the slot before the reference was taken is
+ * looked up again.
  */
-void nvmet_mem_copy_from_page(void *to, struct page *page, size_t off,
-			      size_t len)
+struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index)
 {
-	void *from = kmap_local_page(page);
+	XA_STATE(xas, xa, index);
+	struct page *page;
 
-	if (len == PAGE_SIZE && PAGE_ALIGNED(to))
-		copy_page(to, from);
-	else
-		memcpy(to, from + off, len);
-	kunmap_local(from);
+	rcu_read_lock();
+repeat:
+	page = xas_load(&xas);
+	if (xas_retry(&xas, page)) {
+		xas_reset(&xas);
+		goto repeat;
+	}
+	if (!page)
+		goto out;
+	if (!get_page_unless_zero(page)) {
+		xas_reset(&xas);
+		goto repeat;
+	}
+	if (unlikely(page != xas_reload(&xas))) {
+		put_page(page);
+		xas_reset(&xas);
+		goto repeat;
+	}
+out:
+	rcu_read_unlock();
+	return page;
 }
 
-void nvmet_mem_copy_to_page(struct page *page, size_t off, const void *from,
-			    size_t len)
+/*
+ * Stores @page at @index if the slot is empty, allocating xarray nodes
+ * with GFP_NOIO (dropping the lock to sleep if need be). Returns NULL when @page
+ * went in: the xarray owns the caller's reference and a new one is taken
+ * for the caller. Returns the page that is there already with a reference
+ * taken for the caller, who keeps its own on @page; or an error entry.
+ */
+struct page *nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
+				 struct page *page)
+{
+	struct page *old;
+
+	xa_lock(xa);
+	old = __xa_cmpxchg(xa, index, NULL, page, GFP_NOIO);
+	if (!old)
+		get_page(page);
+	else if (!xa_is_err(old))
+		get_page(old);
+	xa_unlock(xa);
+	return old;
+}
+
+int nvmet_mem_xa_err(struct page *entry)
+{
+	return xa_err(entry);
+}
+
+/* Removes the page at @index; the caller gets the xarray's reference. */
+struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index)
+{
+	return xa_erase(xa, index);
+}
+
+/* The first index in [*index, max] that holds a page, in *index. */
+bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
+		       unsigned long max)
+{
+	return xa_find(xa, index, max, XA_PRESENT);
+}
+
+void nvmet_mem_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* ---- store pages ---- */
+
+struct page *nvmet_mem_alloc_page(int nid)
+{
+	/* an I/O path allocation: no I/O recursion, no warning on failure */
+	return alloc_pages_node(nid, GFP_NOIO | __GFP_ZERO | __GFP_NOWARN, 0);
+}
+
+void nvmet_mem_get_page(struct page *page)
+{
+	get_page(page);
+}
+
+void nvmet_mem_put_page(struct page *page)
+{
+	put_page(page);
+}
+
+/*
+ * A store page's private word is a sequence count whose low bit is a
+ * writer lock: even while no writer holds the page, odd while one changes
+ * it. Writers serialise on the bit with bottom halves off (a bit spinlock
+ * that a softirq on the same CPU cannot spin on: nvmet-fc may execute
+ * from one); readers take nothing: they note the count, copy, and copy
+ * again if the count moved meanwhile. A reader that keeps losing to
+ * writers takes the bit itself after a few tries, so its work is bounded.
+ * A logical block is at most a page and never crosses one, so a reader
+ * sees each block whole, old or new, however the host's buffer splits it.
+ * Nothing else uses page->private of a page that the page allocator handed
+ * to us; it is zero on allocation and the free path clears it.
+ */
+static unsigned long nvmet_mem_page_lock(struct page *page)
+{
+	unsigned long *seq = &page->private;
+	unsigned long s;
+
+	local_bh_disable();
+	for (;;) {
+		s = READ_ONCE(*seq);
+		/* a successful cmpxchg is a full barrier: odd, then the bytes */
+		if (!(s & 1) && try_cmpxchg(seq, &s, s + 1))
+			return s;
+		cpu_relax();
+	}
+}
+
+/* Releases the bit: @s + 2 after a change, @s if nothing changed. */
+static void nvmet_mem_page_unlock(struct page *page, unsigned long s)
+{
+	/* every byte is written before the count is even again */
+	smp_store_release(&page->private, s);
+	local_bh_enable();
+}
+
+static unsigned long nvmet_mem_page_read_begin(struct page *page)
+{
+	unsigned long s;
+
+	/* pairs with the release in page_unlock: the count, then the bytes */
+	while ((s = smp_load_acquire(&page->private)) & 1)
+		cpu_relax();
+	/* the racy copy that follows is checked by read_retry */
+	kcsan_atomic_next(KCSAN_SEQLOCK_REGION_MAX);
+	return s;
+}
+
+static bool nvmet_mem_page_read_retry(struct page *page, unsigned long s)
+{
+	/* the copy's loads complete before the count is read again */
+	smp_rmb();
+	return READ_ONCE(page->private) != s;
+}
+
+/* Optimistic reads before a reader takes the writer bit. */
+#define NVMET_MEM_READ_TRIES	4
+
+/*
+ * Copies @len bytes between @buf and the data buffer at the cursor
+ * (*@sgp, *@offp), advancing the cursor. Returns -EINVAL if the buffer
+ * ends first. Where every page has a direct-map address and writing a
+ * page needs no cache maintenance, a copy spans a whole scatterlist entry
+ * (physically contiguous); elsewhere one page, mapped with kmap_local.
+ */
+enum nvmet_mem_copy {
+	NVMET_MEM_TO_SG,
+	NVMET_MEM_FROM_SG,
+	NVMET_MEM_ZERO_SG,
+	NVMET_MEM_CMP_SG,
+};
+
+static int nvmet_mem_sg_copy(struct scatterlist **sgp, u32 *offp, void *buf,
+			     size_t len, enum nvmet_mem_copy how)
+{
+	const bool direct = !IS_ENABLED(CONFIG_HIGHMEM) &&
+			    !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE;
+	struct scatterlist *sg = *sgp;
+	u32 off = *offp;
+	int ret = 0;
+
+	while (len) {
+		size_t pg_off, n;
+		struct page *page;
+		void *addr;
+
+		if (!sg)
+			return -EINVAL;
+		if (off >= sg->length) {
+			sg = sg_next(sg);
+			off = 0;
+			continue;
+		}
+		page = sg_page(sg) + ((sg->offset + off) >> PAGE_SHIFT);
+		pg_off = offset_in_page(sg->offset + off);
+		n = min_t(size_t, len, sg->length - off);
+		if (!direct)
+			n = min_t(size_t, n, PAGE_SIZE - pg_off);
+		addr = kmap_local_page(page) + pg_off;
+		switch (how) {
+		case NVMET_MEM_TO_SG:
+			if (n == PAGE_SIZE && PAGE_ALIGNED(addr) &&
+			    PAGE_ALIGNED(buf))
+				copy_page(addr, buf);
+			else
+				memcpy(addr, buf, n);
+			if (!direct)
+				flush_dcache_page(page);
+			break;
+		case NVMET_MEM_FROM_SG:
+			if (n == PAGE_SIZE && PAGE_ALIGNED(addr) &&
+			    PAGE_ALIGNED(buf))
+				copy_page(buf, addr);
+			else
+				memcpy(buf, addr, n);
+			break;
+		case NVMET_MEM_ZERO_SG:
+			memset(addr, 0, n);
+			if (!direct)
+				flush_dcache_page(page);
+			break;
+		case NVMET_MEM_CMP_SG:
+			if (buf ? memcmp(addr, buf, n) : !!memchr_inv(addr, 0, n))
+				ret = 1;
+			break;
+		}
+		kunmap_local(addr);
+		if (ret)
+			return ret;
+		if (buf)
+			buf += n;
+		off += n;
+		len -= n;
+	}
+	*sgp = sg;
+	*offp = off;
+	return 0;
+}
+
+/* Reads @len bytes at @off of @page, whole, into the data buffer. */
+int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
+			 struct scatterlist **sgp, u32 *offp)
+{
+	void *from = kmap_local_page(page);
+	struct scatterlist *sg;
+	int tries = 0, ret;
+	unsigned long s;
+	u32 sg_off;
+
+	do {
+		sg = *sgp;
+		sg_off = *offp;
+		if (++tries > NVMET_MEM_READ_TRIES) {
+			s = nvmet_mem_page_lock(page);
+			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
+						NVMET_MEM_TO_SG);
+			nvmet_mem_page_unlock(page, s);
+			break;
+		}
+		s = nvmet_mem_page_read_begin(page);
+		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
+					NVMET_MEM_TO_SG);
+	} while (!ret && nvmet_mem_page_read_retry(page, s));
+	kunmap_local(from);
+	if (!ret) {
+		*sgp = sg;
+		*offp = sg_off;
+	}
+	return ret;
+}
+
+/* Whether the data buffer holds @len more bytes from the cursor. */
+static bool nvmet_mem_sg_has(struct scatterlist *sg, u32 off, size_t len)
+{
+	for (; sg; sg = sg_next(sg), off = 0) {
+		if (off < sg->length) {
+			if (sg->length - off >= len)
+				return true;
+			len -= sg->length - off;
+		}
+	}
+	return !len;
+}
+
+/*
+ * Writes @len bytes of the data buffer at @off of @page, whole: a buffer
+ * too short for them changes nothing.
+ */
+int nvmet_mem_sg_to_page(struct page *page, size_t off, size_t len,
+			 struct scatterlist **sgp, u32 *offp)
+{
+	void *to;
+	unsigned long s;
+	int ret;
+
+	if (!nvmet_mem_sg_has(*sgp, *offp, len))
+		return -EINVAL;
+	to = kmap_local_page(page);
+	s = nvmet_mem_page_lock(page);
+	ret = nvmet_mem_sg_copy(sgp, offp, to + off, len, NVMET_MEM_FROM_SG);
+	nvmet_mem_page_unlock(page, s + 2);
+	kunmap_local(to);
+	return ret;
+}
+
+/*
+ * Compares @len bytes of the data buffer with @len bytes at @off of @page
+ * (whole, as a read) or with zeroes if @page is NULL: 0 if equal, 1 if
+ * not, -EINVAL if the buffer is too short. The host's buffer is compared
+ * with memcmp and never read as a Rust slice: it may change meanwhile.
+ */
+int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
+			  struct scatterlist **sgp, u32 *offp)
+{
+	struct scatterlist *sg;
+	int tries = 0, ret;
+	unsigned long s;
+	u32 sg_off;
+	void *from;
+
+	if (!page)
+		return nvmet_mem_sg_copy(sgp, offp, NULL, len, NVMET_MEM_CMP_SG);
+	from = kmap_local_page(page);
+	do {
+		sg = *sgp;
+		sg_off = *offp;
+		if (++tries > NVMET_MEM_READ_TRIES) {
+			s = nvmet_mem_page_lock(page);
+			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
+						NVMET_MEM_CMP_SG);
+			nvmet_mem_page_unlock(page, s);
+			break;
+		}
+		s = nvmet_mem_page_read_begin(page);
+		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
+					NVMET_MEM_CMP_SG);
+	} while (ret >= 0 && nvmet_mem_page_read_retry(page, s));
+	kunmap_local(from);
+	if (!ret) {
+		*sgp = sg;
+		*offp = sg_off;
+	}
+	return ret;
+}
+
+/* Fills @len bytes of the data buffer with zeroes. */
+int nvmet_mem_sg_zero(size_t len, struct scatterlist **sgp, u32 *offp)
+{
+	return nvmet_mem_sg_copy(sgp, offp, NULL, len, NVMET_MEM_ZERO_SG);
+}
+
+/* Zeroes @len bytes at @off of @page, whole, as a write. */
+void nvmet_mem_page_zero(struct page *page, size_t off, size_t len)
 {
 	void *to = kmap_local_page(page);
+	unsigned long s;
 
-	if (len == PAGE_SIZE && PAGE_ALIGNED(from))
-		copy_page(to, (void *)from);
-	else
-		memcpy(to + off, from, len);
+	s = nvmet_mem_page_lock(page);
+	memset(to + off, 0, len);
+	nvmet_mem_page_unlock(page, s + 2);
 	kunmap_local(to);
 }
 

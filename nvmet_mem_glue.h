@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The interface between nvmet_mem_glue.c (C, sees nvmet's private header)
- * and ffi.rs (Rust). Functions named nvmet_mem_rs_* are implemented in Rust
- * and reached from nvmet through the backend ops table; all others are C
- * accessors called from Rust. nvmet's structures cross as opaque pointers
- * only, so no structure layout is restated in Rust.
+ * and the Rust FFI layer (ffi/). Functions named nvmet_mem_rs_* are
+ * implemented in Rust (entry.rs) and reached from nvmet through the
+ * backend ops table; all others are C primitives called from Rust.
+ * nvmet's structures cross as opaque pointers only, so no structure
+ * layout is restated in Rust.
  */
 #ifndef NVMET_MEM_GLUE_H
 #define NVMET_MEM_GLUE_H
@@ -15,12 +16,12 @@ struct nvmet_ns;
 struct nvmet_req;
 struct page;
 struct scatterlist;
+struct xarray;
 
 /* Rust, called by nvmet */
 int nvmet_mem_rs_enable(struct nvmet_ns *ns);
 void nvmet_mem_rs_disable(struct nvmet_ns *ns);
 u16 nvmet_mem_rs_parse_io_cmd(struct nvmet_req *req);
-void nvmet_mem_rs_execute(struct nvmet_req *req);
 u64 nvmet_mem_rs_used_blocks(struct nvmet_ns *ns);
 
 /* registration; ctx is handed back by nvmet_mem_ctx() */
@@ -44,25 +45,42 @@ u32 nvmet_mem_req_dsm_nr(const struct nvmet_req *req);
 u32 nvmet_mem_req_dsm_attributes(const struct nvmet_req *req);
 u32 nvmet_mem_req_dsm_len(const struct nvmet_req *req);
 u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb);
-void nvmet_mem_req_set_execute(struct nvmet_req *req, bool in_submitter);
+void nvmet_mem_req_set_execute(struct nvmet_req *req,
+			       void (*execute)(struct nvmet_req *req),
+			       bool nowait_capable);
 bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
-bool nvmet_mem_req_inline(const struct nvmet_req *req);
-bool nvmet_mem_req_sg_direct(const struct nvmet_req *req,
-			     struct scatterlist **sg, u32 *cnt);
-struct scatterlist *nvmet_mem_sg_virt(struct scatterlist *sg, void **addr,
-				      u32 *len);
+bool nvmet_mem_req_nowait(const struct nvmet_req *req);
+void nvmet_mem_req_defer(struct nvmet_req *req);
+struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
 void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 
-/* memory */
-struct page *nvmet_mem_alloc_page(int nid, bool may_sleep);
-void nvmet_mem_free_page(struct page *page);
-void nvmet_mem_copy_from_page(void *to, struct page *page, size_t off,
-			      size_t len);
-void nvmet_mem_copy_to_page(struct page *page, size_t off, const void *from,
-			    size_t len);
+/* page index */
+void nvmet_mem_xa_init(struct xarray *xa);
+void nvmet_mem_xa_destroy(struct xarray *xa);
+struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index);
+struct page *nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
+				 struct page *page);
+int nvmet_mem_xa_err(struct page *entry);
+struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index);
+bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
+		       unsigned long max);
+void nvmet_mem_cond_resched(void);
+
+/* store pages and copies to and from a request's data buffer */
+struct page *nvmet_mem_alloc_page(int nid);
+void nvmet_mem_get_page(struct page *page);
+void nvmet_mem_put_page(struct page *page);
+int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
+			 struct scatterlist **sgp, u32 *offp);
+int nvmet_mem_sg_to_page(struct page *page, size_t off, size_t len,
+			 struct scatterlist **sgp, u32 *offp);
+int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
+			  struct scatterlist **sgp, u32 *offp);
+int nvmet_mem_sg_zero(size_t len, struct scatterlist **sgp, u32 *offp);
+void nvmet_mem_page_zero(struct page *page, size_t off, size_t len);
 u64 nvmet_mem_totalram_bytes(void);
 bool nvmet_mem_node_valid(int nid);
 

@@ -1,22 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The page store: a namespace's bytes in an xarray of pages (safe Rust).
+//! The page store: a namespace's bytes in an index of pages (safe Rust).
 //!
 //! Page `i` holds bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the
 //! namespace. A page is allocated, zeroed, on the first write that touches
 //! it; reads of pages never written return zeroes. Deallocation frees whole
 //! pages and zeroes the covered part of partial ones.
 //!
-//! Every access to a page's bytes happens under the xarray's lock, so a page
-//! cannot be freed while it is copied, and two commands never copy into the
-//! same page at once. Allocation happens outside the lock.
+//! Concurrency, as in brd: a read, compare or overwrite finds its page
+//! without a lock (RCU) and copies holding only a page reference; a write
+//! to a missing page allocates one and inserts it with a compare-exchange,
+//! and the loser of a race uses the winner's page. Deallocation erases the
+//! slot and drops the index's reference; a command still copying keeps the
+//! page alive with its own. Each logical block (at most a page, never
+//! across pages) is copied whole: writers of one page serialise on the
+//! page's own lock, readers retry if a writer intervened. Nothing is
+//! shared by the whole namespace on those paths but the index's RCU
+//! lookup; the page counter changes only when a page is allocated or freed
+//! and sits on its own cache line.
 
-use crate::ffi::{SgChunk, Status, StorePage};
-use crate::io::{SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL};
+use crate::ffi::{self, Inserted, PageIndex, SgCursor, StorePage};
+use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
-use kernel::xarray::{AllocKind, XArray};
 
 /// Where to allocate and how much: fixed while a namespace is bound.
 #[derive(Clone, Copy)]
@@ -25,6 +32,16 @@ pub(crate) struct Limits {
     pub(crate) nid: i32,
     /// At most this many pages, 0 for no limit.
     pub(crate) max_pages: usize,
+}
+
+/// Why a write stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum WriteError {
+    /// It needs a page and allocating one may sleep, which the caller
+    /// said it must not.
+    WouldSleep,
+    /// It failed with `status` at namespace byte `pos`.
+    Failed { status: Status, pos: u64 },
 }
 
 /// A piece of a byte range that lies within one page.
@@ -61,136 +78,186 @@ pub(crate) fn pieces(pos: u64, len: usize) -> impl Iterator<Item = Piece> {
     })
 }
 
+/// A counter on a cache line of its own, away from the index's root, which
+/// every lookup reads.
+#[repr(align(64))]
+struct PageCount(AtomicUsize);
+
 /// The pages of one memory object.
 ///
-/// Dropping it drops the XArray, which frees every page it holds.
+/// Dropping it drops the index, which puts every page it holds.
 #[pin_data]
 pub(crate) struct Store {
     #[pin]
-    pages: XArray<StorePage>,
-    used: AtomicUsize,
+    pages: PageIndex,
+    used: PageCount,
+}
+
+fn internal(_: Error) -> Status {
+    SC_INTERNAL | SC_DNR
 }
 
 impl Store {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            pages <- XArray::new(AllocKind::Alloc),
-            used: AtomicUsize::new(0),
+            pages <- PageIndex::new(),
+            used: PageCount(AtomicUsize::new(0)),
         })
     }
 
     /// Pages currently allocated.
     pub(crate) fn used_pages(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.used.0.load(Ordering::Relaxed)
     }
 
-    /// Copies the namespace bytes at `pos` into `chunk`.
-    pub(crate) fn read(&self, pos: u64, chunk: &mut SgChunk<'_>) -> Result<(), Status> {
-        for p in pieces(pos, chunk.len()) {
-            let pages = self.pages.lock();
-            match pages.get(p.index) {
-                Some(page) => chunk.read_page(p.off, page, p.page_off, p.len)?,
-                None => chunk.zero(p.off, p.len)?,
+    /// Copies the namespace bytes `[pos, pos + len)` to the buffer at `to`.
+    /// Never sleeps.
+    pub(crate) fn read(&self, pos: u64, len: usize, to: &mut SgCursor<'_>) -> Result<(), Status> {
+        for p in pieces(pos, len) {
+            match self.pages.get(p.index) {
+                Some(page) => page.read_into(p.page_off, p.len, to),
+                None => to.zero(p.len),
             }
+            .map_err(internal)?;
         }
         Ok(())
     }
 
-    /// Whether the namespace bytes at `pos` equal `chunk`.
-    pub(crate) fn equals(&self, pos: u64, chunk: &SgChunk<'_>) -> Result<bool, Status> {
-        for p in pieces(pos, chunk.len()) {
-            let pages = self.pages.lock();
-            if !chunk.equals(p.off, pages.get(p.index), p.page_off, p.len)? {
+    /// Whether the namespace bytes `[pos, pos + len)` equal the buffer at
+    /// `with`. Never sleeps.
+    pub(crate) fn equals(
+        &self,
+        pos: u64,
+        len: usize,
+        with: &mut SgCursor<'_>,
+    ) -> Result<bool, Status> {
+        for p in pieces(pos, len) {
+            let same = match self.pages.get(p.index) {
+                Some(page) => page.equals(p.page_off, p.len, with),
+                None => with.is_zero(p.len),
+            }
+            .map_err(internal)?;
+            if !same {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    /// Whether every page under the namespace bytes `[pos, pos + len)` is
-    /// allocated, so that a write there needs no allocation (unless a
-    /// deallocation frees one meanwhile).
-    pub(crate) fn all_present(&self, pos: u64, len: usize) -> bool {
-        let pages = self.pages.lock();
-        pieces(pos, len).all(|p| pages.get(p.index).is_some())
-    }
-
-    /// Copies `chunk` to the namespace bytes at `pos`, allocating pages;
-    /// without `may_sleep` the allocations do not sleep.
+    /// Copies the buffer at `from` to the namespace bytes `[pos, pos +
+    /// len)`. Pages that are missing are allocated if `may_sleep`; if not,
+    /// the write stops at the first one with [`WriteError::WouldSleep`],
+    /// having written the pages before it.
     pub(crate) fn write(
         &self,
         pos: u64,
-        chunk: &SgChunk<'_>,
+        len: usize,
+        from: &mut SgCursor<'_>,
         limits: Limits,
         may_sleep: bool,
-    ) -> Result<(), Status> {
-        for p in pieces(pos, chunk.len()) {
-            {
-                let pages = self.pages.lock();
-                if let Some(page) = pages.get(p.index) {
-                    chunk.write_page(p.off, page, p.page_off, p.len)?;
-                    continue;
-                }
-            }
-            let new = self.alloc(limits, may_sleep)?;
-            let mut pages = self.pages.lock();
-            if let Some(page) = pages.get(p.index) {
-                // Another command allocated it meanwhile: use theirs.
-                chunk.write_page(p.off, page, p.page_off, p.len)?;
-                drop(pages);
-                self.release(new);
-                continue;
-            }
-            chunk.write_page(p.off, new.as_ref(), p.page_off, p.len)?;
-            // No sleeping allocation under the lock: a store that dropped it
-            // could replace a page another command inserted meanwhile.
-            if let Err(e) = pages.store(p.index, new, GFP_NOWAIT) {
-                drop(pages);
-                self.release(e.value);
-                return Err(SC_INTERNAL);
-            }
+    ) -> Result<(), WriteError> {
+        for p in pieces(pos, len) {
+            let at = pos + p.off as u64;
+            let page = match self.pages.get(p.index) {
+                Some(page) => page,
+                None if !may_sleep => return Err(WriteError::WouldSleep),
+                None => self
+                    .page_for_write(p.index, limits)
+                    .map_err(|status| WriteError::Failed { status, pos: at })?,
+            };
+            page.write_from(p.page_off, p.len, from)
+                .map_err(|e| WriteError::Failed {
+                    status: internal(e),
+                    pos: at,
+                })?;
         }
         Ok(())
+    }
+
+    /// The page at `index`, allocated and inserted if missing. May sleep.
+    pub(crate) fn page_for_write(&self, index: usize, limits: Limits) -> Result<StorePage, Status> {
+        if let Some(page) = self.pages.get(index) {
+            return Ok(page);
+        }
+        let before = self.used.0.fetch_add(1, Ordering::Relaxed);
+        if limits.max_pages != 0 && before >= limits.max_pages {
+            self.used.0.fetch_sub(1, Ordering::Relaxed);
+            // A writer racing for the same page may have counted it and
+            // inserted it meanwhile: then there is nothing to allocate.
+            return self.pages.get(index).ok_or(SC_CAP_EXCEEDED | SC_DNR);
+        }
+        let inserted = StorePage::alloc(limits.nid)
+            .map_err(|_| ENOMEM)
+            .and_then(|new| self.pages.insert(index, new));
+        match inserted {
+            Ok(Inserted::Ours(page)) => Ok(page),
+            Ok(Inserted::Theirs(page)) => {
+                // Another writer inserted it meanwhile: use theirs.
+                self.used.0.fetch_sub(1, Ordering::Relaxed);
+                Ok(page)
+            }
+            Err(_) => {
+                self.used.0.fetch_sub(1, Ordering::Relaxed);
+                Err(SC_INTERNAL)
+            }
+        }
     }
 
     /// Deallocates the namespace bytes `[pos, pos + len)`: whole pages are
-    /// freed, the covered part of partial pages is zeroed.
-    pub(crate) fn discard(&self, pos: u64, len: u64) -> Result<(), Status> {
-        let mut done = 0u64;
-        while done < len {
-            // Bounded steps, so that the lock is not held across a huge range.
-            let step = (len - done).min(1 << 20) as usize;
-            for p in pieces(pos + done, step) {
-                let mut pages = self.pages.lock();
-                if p.page_off == 0 && p.len == PAGE_SIZE {
-                    if let Some(page) = pages.remove(p.index) {
-                        drop(pages);
-                        self.release(page);
-                    }
-                } else if let Some(page) = pages.get(p.index) {
-                    page.zero(p.page_off, p.len)?;
-                }
+    /// freed, the covered part of partial pages is zeroed. Visits only the
+    /// pages that exist and yields the CPU between pages, so a huge range
+    /// is cheap; process context only.
+    pub(crate) fn discard(&self, pos: u64, len: u64) {
+        let Some(end) = pos.checked_add(len).filter(|_| len != 0) else {
+            return;
+        };
+        let page = PAGE_SIZE as u64;
+        let first_full = pos.div_ceil(page);
+        let end_full = end / page;
+        if first_full >= end_full {
+            // No whole page: zero the pieces, at most two pages.
+            for p in pieces(pos, len as usize) {
+                self.zero_part(p.index, p.page_off, p.len);
             }
-            done += step as u64;
+            return;
         }
-        Ok(())
+        if pos % page != 0 {
+            self.zero_part(
+                (pos / page) as usize,
+                (pos % page) as usize,
+                (first_full * page - pos) as usize,
+            );
+        }
+        if end % page != 0 {
+            self.zero_part(end_full as usize, 0, (end % page) as usize);
+        }
+        self.free_pages(first_full as usize, end_full as usize - 1);
     }
 
-    fn alloc(&self, limits: Limits, may_sleep: bool) -> Result<StorePage, Status> {
-        let before = self.used.fetch_add(1, Ordering::Relaxed);
-        if limits.max_pages != 0 && before >= limits.max_pages {
-            self.used.fetch_sub(1, Ordering::Relaxed);
-            return Err(SC_CAP_EXCEEDED | SC_DNR);
+    fn zero_part(&self, index: usize, off: usize, len: usize) {
+        if let Some(page) = self.pages.get(index) {
+            // The piece lies within the page by construction.
+            let _ = page.zero(off, len);
         }
-        StorePage::alloc(limits.nid, may_sleep).map_err(|_| {
-            self.used.fetch_sub(1, Ordering::Relaxed);
-            SC_INTERNAL
-        })
     }
 
-    fn release(&self, page: StorePage) {
-        drop(page);
-        self.used.fetch_sub(1, Ordering::Relaxed);
+    /// Frees the pages in `[first, last]`; returns how many there were.
+    fn free_pages(&self, first: usize, last: usize) -> usize {
+        let mut freed = 0;
+        let mut from = first;
+        while let Some(i) = self.pages.next_present(from, last) {
+            if let Some(page) = self.pages.erase(i) {
+                drop(page);
+                self.used.0.fetch_sub(1, Ordering::Relaxed);
+                freed += 1;
+            }
+            ffi::cond_resched();
+            match i.checked_add(1) {
+                Some(next) if next <= last => from = next,
+                _ => break,
+            }
+        }
+        freed
     }
 }
 
@@ -205,6 +272,11 @@ mod tests {
         }
         v
     }
+
+    const ANY: Limits = Limits {
+        nid: -1,
+        max_pages: 0,
+    };
 
     #[test]
     fn pieces_within_one_page() {
@@ -249,5 +321,70 @@ mod tests {
         let v = collect(high, 4096);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].index, (high >> PAGE_SHIFT) as usize);
+    }
+
+    #[test]
+    fn insert_race_uses_the_winner() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let a = StorePage::alloc(-1).unwrap();
+        let b = StorePage::alloc(-1).unwrap();
+        let won = match store.pages.insert(7, a).unwrap() {
+            Inserted::Ours(p) => p,
+            Inserted::Theirs(_) => panic!("empty slot taken"),
+        };
+        // The loser's page is dropped and the winner's is handed back.
+        match store.pages.insert(7, b).unwrap() {
+            Inserted::Theirs(p) => assert!(p.same(&won)),
+            Inserted::Ours(_) => panic!("slot taken twice"),
+        }
+        assert!(store.pages.get(7).unwrap().same(&won));
+        // page_for_write finds it too, without counting a new page.
+        assert!(store.page_for_write(7, ANY).unwrap().same(&won));
+        assert_eq!(store.used_pages(), 0);
+        let fresh = store.page_for_write(8, ANY).unwrap();
+        assert!(store.pages.get(8).unwrap().same(&fresh));
+        assert_eq!(store.used_pages(), 1);
+    }
+
+    #[test]
+    fn discard_over_holes_counts_and_frees() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let far = (1usize << 40) >> PAGE_SHIFT; // the page at 1 TiB
+        for i in [0, 1, 5, far] {
+            store.page_for_write(i, ANY).unwrap();
+        }
+        assert_eq!(store.used_pages(), 4);
+        // A partial page is zeroed, not freed.
+        store.discard(512, 1024);
+        assert_eq!(store.used_pages(), 4);
+        // Pages 1..=5 (and the holes between): two pages go.
+        store.discard(PAGE_SIZE as u64, 5 * PAGE_SIZE as u64);
+        assert_eq!(store.used_pages(), 2);
+        assert!(store.pages.get(1).is_none() && store.pages.get(5).is_none());
+        assert!(store.pages.get(0).is_some());
+        // 2 TiB of holes with one page in it, visited page by page it would
+        // be half a billion steps; done in one.
+        store.discard(0, 2u64 << 40);
+        assert_eq!(store.used_pages(), 0);
+        assert!(store.pages.next_present(0, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn cap_is_enforced_and_released() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let cap = Limits {
+            nid: -1,
+            max_pages: 2,
+        };
+        store.page_for_write(0, cap).unwrap();
+        store.page_for_write(1, cap).unwrap();
+        assert_eq!(
+            store.page_for_write(2, cap).err(),
+            Some(SC_CAP_EXCEEDED | SC_DNR)
+        );
+        assert_eq!(store.used_pages(), 2);
+        store.discard(0, PAGE_SIZE as u64);
+        assert_eq!(store.used_pages(), 1);
+        assert!(store.page_for_write(2, cap).is_ok());
     }
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The long soak: selftests/guest/mem_soak.sh for SECONDS (default 1800) per
-# phase, on the debug kernel, in one guest. Exit status as the test's (or
-# non-zero on any kernel report).
+# The long soak, on the debug kernel: selftests/guest/mem_soak.sh for
+# SECONDS (default 1800) per phase in one guest, then the store torture
+# (mem_torture.sh) for SECONDS / 4 per run (four runs) in another. Exit
+# status non-zero if either test fails or on any kernel report.
 #   scripts/soak.sh [SECONDS]
 set -euo pipefail
 LOG_TAG=soak
@@ -17,3 +18,5 @@ export KDIR
 make_module "$KDIR" -s
 "$NVMET_MEM_TOP/scripts/vm.sh" -t $((secs * 3 + 900)) \
 	"$NVMET_MEM_TOP/selftests/guest/mem_soak.sh" "$secs"
+"$NVMET_MEM_TOP/scripts/vm.sh" -t $((secs + 900)) \
+	"$NVMET_MEM_TOP/selftests/guest/mem_torture.sh" $((secs / 4))

@@ -5,8 +5,12 @@
 # A test passes with exit 0, is skipped with exit 4 (kselftest), fails
 # otherwise or when it runs past the per-test timeout.
 here=$(cd "$(dirname "$0")" && pwd)
-# $1: the kernel tree's tools/testing/selftests/kselftest/ktap_helpers.sh
-. "${1:?usage: guest.sh KTAP_HELPERS}"
+# $1: the kernel tree's tools/testing/selftests/kselftest/ktap_helpers.sh;
+# further arguments, if any, pick tests: a test runs if one of them is its
+# script name or its KTAP name (e.g. mem_commands, transport_data,
+# transport_data_tcp_mem_512).
+. "${1:?usage: guest.sh KTAP_HELPERS [TEST...]}"
+shift
 
 # name [args]: the KTAP name is the words joined by '_'
 TESTS=(
@@ -19,7 +23,10 @@ TESTS=(
 	mem_commands
 	mem_persistence
 	mem_nodata
+	"mem_nodata_leak tcp"
 	mem_inline
+	mem_torture
+	mem_lockfree
 	mem_rmmod
 	"transport_data loop mem 512"
 	"transport_data loop mem 4096"
@@ -38,8 +45,24 @@ TESTS=(
 	# lockdep off for the rest of the run when it happens
 	"transport_data rdma mem 512"
 	"transport_data rdma mem 4096"
+	"mem_nodata_leak rdma"
 )
 per_test=${PER_TEST_TIMEOUT:-900}
+if [ $# -gt 0 ]; then
+	picked=()
+	for entry in "${TESTS[@]}"; do
+		read -r -a words <<<"$entry"
+		t=$(IFS=_; echo "${words[*]}")
+		for want in "$@"; do
+			if [ "$want" = "${words[0]}" ] || [ "$want" = "$t" ]; then
+				picked+=("$entry")
+				break
+			fi
+		done
+	done
+	[ ${#picked[@]} -gt 0 ] || { echo "guest.sh: no test matches: $*" >&2; exit 2; }
+	TESTS=("${picked[@]}")
+fi
 
 ktap_print_header
 ktap_set_plan "${#TESTS[@]}"

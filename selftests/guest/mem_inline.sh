@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Inline execution on nvme-loop (patch 0004): reads and writes to allocated
-# pages run in the submitter's context, writes that allocate go through
-# nvmet_wq. Counted with the workqueue_queue_work trace event: each command
-# nvme-loop defers shows up as one event for nvme_loop_execute_work. The
-# data must come back intact either way.
+# The nowait contract on nvme-loop (patch 0004): nvme-loop calls execute
+# from its submission context; reads and writes to allocated pages complete
+# there, writes that need a page hand themselves to nvmet_wq with
+# nvmet_req_defer(). Counted with the workqueue_queue_work trace event: a
+# command that nvme-loop queues itself shows up as nvme_loop_execute_work,
+# one that the backend defers as nvmet_req_defer_work. The data must come
+# back intact either way.
 . "$(dirname "$0")/../lib.sh"
 tr=/sys/kernel/tracing
 [ -d "$tr/events" ] || mount -t tracefs nodev "$tr" 2>/dev/null
@@ -22,20 +24,23 @@ pat=$(mktemp) back=$(mktemp)
 cleanup_add "rm -f '$pat' '$back'; echo 0 > '$ev/enable'"
 head -c $((n * 4096)) /dev/urandom >"$pat"
 
-# deferred CMD...: run CMD with the event on; print how many commands
-# nvme-loop handed to the workqueue meanwhile.
+# deferred CMD...: run CMD with the event on; print how many commands went
+# through the workqueue meanwhile, deferred by the backend or queued by
+# nvme-loop.
 deferred() {
 	echo >"$tr/trace"
 	echo 1 >"$ev/enable"
 	"$@" || fail "$*"
 	echo 0 >"$ev/enable"
-	grep -c nvme_loop_execute_work "$tr/trace"
+	grep -c 'nvmet_req_defer_work\|nvme_loop_execute_work' "$tr/trace"
 }
 # One command per block: dd with bs=4k and O_DIRECT. A keep-alive or two of
 # the admin queue may be deferred meanwhile: a few events are noise.
 noise=4
 first=$(deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none)
 [ "$first" -ge $n ] || fail "first writes (allocating): $first of $n deferred, expected all"
+by_backend=$(grep -c nvmet_req_defer_work "$tr/trace")
+[ "$by_backend" -ge $n ] || fail "first writes: $by_backend of $n deferred by the backend, expected all"
 reads=$(deferred dd if="$DEV" of="$back" bs=4k count=$n iflag=direct status=none)
 [ "$reads" -le $noise ] || fail "reads: $reads of $n deferred, expected none"
 cmp "$pat" "$back" || fail "data read back differs"

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Store pages and the index that holds them.
+//!
+//! A [`StorePage`] is a counted reference to a page: cloning it takes a
+//! page reference, dropping it puts one. The [`PageIndex`] owns one
+//! reference on every page it holds, as brd's xarray does: a lookup finds
+//! the page under RCU and takes its own reference (`get_page_unless_zero`,
+//! then checks the slot again), an insertion is a compare-exchange from an
+//! empty slot, and removal erases the slot and hands its reference to the
+//! caller. A command thus copies to or from a page holding only its own
+//! reference, while a concurrent deallocation may drop the index's.
+//!
+//! Copies into a page take the page's own writer lock and copies out of
+//! it take nothing but retry if a writer intervened (see
+//! `nvmet_mem_glue.c`), so each logical block is read whole.
+
+use super::sg::{to_result, SgCursor};
+use core::marker::{PhantomData, PhantomPinned};
+use core::ptr::NonNull;
+use kernel::alloc::AllocError;
+use kernel::bindings;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// Opaque `struct page`, as the C primitives take it.
+#[repr(C)]
+pub(crate) struct RawPage {
+    _opaque: [u8; 0],
+    _pin: PhantomData<PhantomPinned>,
+}
+
+extern "C" {
+    fn nvmet_mem_xa_init(xa: *mut bindings::xarray);
+    fn nvmet_mem_xa_destroy(xa: *mut bindings::xarray);
+    fn nvmet_mem_xa_get(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
+    fn nvmet_mem_xa_insert(
+        xa: *mut bindings::xarray,
+        index: usize,
+        page: *mut RawPage,
+    ) -> *mut RawPage;
+    fn nvmet_mem_xa_err(entry: *mut RawPage) -> c_int;
+    fn nvmet_mem_xa_erase(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
+    fn nvmet_mem_xa_find(xa: *mut bindings::xarray, index: *mut usize, max: usize) -> bool;
+    fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
+    fn nvmet_mem_get_page(page: *mut RawPage);
+    fn nvmet_mem_put_page(page: *mut RawPage);
+    fn nvmet_mem_page_to_sg(
+        page: *mut RawPage,
+        off: usize,
+        len: usize,
+        sgp: *mut *mut bindings::scatterlist,
+        offp: *mut u32,
+    ) -> c_int;
+    fn nvmet_mem_sg_to_page(
+        page: *mut RawPage,
+        off: usize,
+        len: usize,
+        sgp: *mut *mut bindings::scatterlist,
+        offp: *mut u32,
+    ) -> c_int;
+    fn nvmet_mem_page_cmp_sg(
+        page: *mut RawPage,
+        off: usize,
+        len: usize,
+        sgp: *mut *mut bindings::scatterlist,
+        offp: *mut u32,
+    ) -> c_int;
+    fn nvmet_mem_page_zero(page: *mut RawPage, off: usize, len: usize);
+}
+
+/// `[off, off + len)` lies within a page.
+fn check(off: usize, len: usize) -> Result {
+    match off.checked_add(len) {
+        Some(end) if end <= PAGE_SIZE => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// A counted reference to a page of the store.
+///
+/// # Invariants
+///
+/// `0` is a page on which this value owns one reference.
+pub(crate) struct StorePage(NonNull<RawPage>);
+
+// SAFETY: page references may be taken and put on any CPU, and every
+// access to the page's bytes goes through the C copies, which synchronise
+// writers with the page's lock and let readers retry.
+unsafe impl Send for StorePage {}
+// SAFETY: as above; `&StorePage` offers nothing more than the copies.
+unsafe impl Sync for StorePage {}
+
+impl StorePage {
+    /// Allocates a zeroed page on `nid` (or anywhere for -1) with
+    /// `GFP_NOIO`, without a warning on failure. May sleep.
+    pub(crate) fn alloc(nid: i32) -> Result<Self, AllocError> {
+        // SAFETY: the page allocator range-checks `nid`; the caller is in
+        // process context (callers of the store's allocating write are).
+        let page = unsafe { nvmet_mem_alloc_page(nid) };
+        // INVARIANT: a new page comes with one reference, ours.
+        NonNull::new(page).map(Self).ok_or(AllocError)
+    }
+
+    fn raw(&self) -> *mut RawPage {
+        self.0.as_ptr()
+    }
+
+    /// Whether two references name the same page.
+    pub(crate) fn same(&self, other: &StorePage) -> bool {
+        self.0 == other.0
+    }
+
+    /// Copies `len` bytes at `off` of the page to the buffer at `to`, as of
+    /// one moment (no writer's copy is seen halfway).
+    pub(crate) fn read_into(&self, off: usize, len: usize, to: &mut SgCursor<'_>) -> Result {
+        check(off, len)?;
+        // SAFETY: we hold a reference on the page (type invariant), the range
+        // lies within it, and the cursor is valid (its type invariant); the
+        // C side writes only the buffer and the cursor's two fields.
+        to_result(unsafe { nvmet_mem_page_to_sg(self.raw(), off, len, &mut to.sg, &mut to.off) })
+    }
+
+    /// Copies `len` bytes from the buffer at `from` to `off` of the page,
+    /// holding the page's writer lock.
+    pub(crate) fn write_from(&self, off: usize, len: usize, from: &mut SgCursor<'_>) -> Result {
+        check(off, len)?;
+        // SAFETY: as in `read_into`; the C side writes only the page (under
+        // its lock) and the cursor's fields.
+        to_result(unsafe {
+            nvmet_mem_sg_to_page(self.raw(), off, len, &mut from.sg, &mut from.off)
+        })
+    }
+
+    /// Whether the next `len` bytes of the buffer equal `len` bytes at
+    /// `off` of the page, as of one moment; the cursor moves past them only
+    /// if they do.
+    pub(crate) fn equals(&self, off: usize, len: usize, with: &mut SgCursor<'_>) -> Result<bool> {
+        check(off, len)?;
+        // SAFETY: as in `read_into`; both sides are only read, by memcmp.
+        let ret =
+            unsafe { nvmet_mem_page_cmp_sg(self.raw(), off, len, &mut with.sg, &mut with.off) };
+        to_result(ret).map(|()| ret == 0)
+    }
+
+    /// Fills `len` bytes at `off` with zeroes, holding the writer lock.
+    pub(crate) fn zero(&self, off: usize, len: usize) -> Result {
+        check(off, len)?;
+        // SAFETY: we hold a reference on the page and the range lies
+        // within it.
+        unsafe { nvmet_mem_page_zero(self.raw(), off, len) };
+        Ok(())
+    }
+}
+
+impl Clone for StorePage {
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a reference, so the page is live to take another.
+        unsafe { nvmet_mem_get_page(self.raw()) };
+        // INVARIANT: the reference just taken.
+        Self(self.0)
+    }
+}
+
+impl Drop for StorePage {
+    fn drop(&mut self) {
+        // SAFETY: puts the reference we own (type invariant).
+        unsafe { nvmet_mem_put_page(self.raw()) };
+    }
+}
+
+/// What [`PageIndex::insert`] did.
+pub(crate) enum Inserted {
+    /// The slot was empty: the page went in; here is a reference to it.
+    Ours(StorePage),
+    /// Another page was there first: here is a reference to it; the page
+    /// offered was dropped.
+    Theirs(StorePage),
+}
+
+/// The pages of a store by index: an xarray owning one reference on each.
+///
+/// # Invariants
+///
+/// `xa` is an initialised xarray whose every entry is a page on which the
+/// xarray owns one reference.
+#[pin_data(PinnedDrop)]
+pub(crate) struct PageIndex {
+    #[pin]
+    xa: Opaque<bindings::xarray>,
+}
+
+// SAFETY: the xarray synchronises itself (RCU for lookups, its spinlock for
+// changes) and the pages it holds are `Send`.
+unsafe impl Send for PageIndex {}
+// SAFETY: every method takes `&self` and is safe to call concurrently, for
+// the same reason.
+unsafe impl Sync for PageIndex {}
+
+impl PageIndex {
+    /// An empty index.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `xa_init` initialises the xarray in place; it is pinned.
+            xa <- Opaque::ffi_init(|xa| unsafe { nvmet_mem_xa_init(xa) }),
+        })
+    }
+
+    fn raw(&self) -> *mut bindings::xarray {
+        self.xa.get()
+    }
+
+    /// The page at `index`, if any. Lock-free (RCU).
+    pub(crate) fn get(&self, index: usize) -> Option<StorePage> {
+        // SAFETY: an initialised xarray (type invariant); the C side returns
+        // a page with a reference taken for us, or NULL.
+        let page = unsafe { nvmet_mem_xa_get(self.raw(), index) };
+        // INVARIANT: the reference taken by the lookup.
+        NonNull::new(page).map(StorePage)
+    }
+
+    /// Puts `page` at `index` unless a page is there already, allocating
+    /// xarray nodes with `GFP_NOIO`. May sleep.
+    pub(crate) fn insert(&self, index: usize, page: StorePage) -> Result<Inserted> {
+        // SAFETY: an initialised xarray and a page we hold a reference on.
+        // On success the xarray takes over that reference and the C side
+        // takes another for us; otherwise our reference stays ours.
+        let old = unsafe { nvmet_mem_xa_insert(self.raw(), index, page.raw()) };
+        let Some(old) = NonNull::new(old) else {
+            // INVARIANT: the xarray owns the reference `page` had; the C
+            // side took the one `page` now stands for.
+            return Ok(Inserted::Ours(page));
+        };
+        // SAFETY: `old` is an xarray error entry or a page pointer.
+        let err = unsafe { nvmet_mem_xa_err(old.as_ptr()) };
+        if err != 0 {
+            return Err(Error::from_errno(err));
+        }
+        // INVARIANT: the C side took a reference on the page found.
+        Ok(Inserted::Theirs(StorePage(old)))
+    }
+
+    /// Removes the page at `index`; the caller gets the index's reference.
+    pub(crate) fn erase(&self, index: usize) -> Option<StorePage> {
+        // SAFETY: an initialised xarray; the entry's reference passes to us.
+        let page = unsafe { nvmet_mem_xa_erase(self.raw(), index) };
+        // INVARIANT: the xarray's reference, now ours.
+        NonNull::new(page).map(StorePage)
+    }
+
+    /// The lowest index in `[from, last]` that holds a page. Visits only
+    /// the xarray nodes that exist, not every index.
+    pub(crate) fn next_present(&self, from: usize, last: usize) -> Option<usize> {
+        let mut index = from;
+        // SAFETY: an initialised xarray; the C side writes only `index`.
+        unsafe { nvmet_mem_xa_find(self.raw(), &mut index, last) }.then_some(index)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for PageIndex {
+    fn drop(self: Pin<&mut Self>) {
+        // Process context: an object is freed when its last reference goes,
+        // from configfs or from a namespace's disable, both of which sleep.
+        let mut from = 0;
+        while let Some(i) = self.next_present(from, usize::MAX) {
+            drop(self.erase(i));
+            super::cond_resched();
+            match i.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        // SAFETY: an initialised xarray, empty now; frees its nodes.
+        unsafe { nvmet_mem_xa_destroy(self.raw()) };
+    }
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! NVMe constants (NVMe Base and NVM Command Set specifications), as in
+//! include/linux/nvme.h.
+
+pub(crate) use crate::ffi::nvmet::Status;
+
+// NVM command opcodes.
+pub(crate) const OP_FLUSH: u8 = 0x00;
+pub(crate) const OP_WRITE: u8 = 0x01;
+pub(crate) const OP_READ: u8 = 0x02;
+pub(crate) const OP_COMPARE: u8 = 0x05;
+pub(crate) const OP_WRITE_ZEROES: u8 = 0x08;
+pub(crate) const OP_DSM: u8 = 0x09;
+pub(crate) const OP_VERIFY: u8 = 0x0c;
+
+/// Dataset Management attribute: deallocate.
+pub(crate) const DSM_AD: u32 = 1 << 2;
+
+// Status codes: generic, then command specific (type 1) and media (type 2).
+pub(crate) const SC_SUCCESS: Status = 0x0;
+pub(crate) const SC_INTERNAL: Status = 0x6;
+pub(crate) const SC_LBA_RANGE: Status = 0x80;
+pub(crate) const SC_CAP_EXCEEDED: Status = 0x81;
+pub(crate) const SC_COMPARE_FAILED: Status = 0x285;
+/// Do Not Retry.
+pub(crate) const SC_DNR: Status = 0x4000;
