@@ -366,6 +366,13 @@ def main():
     rs = ratios(stats)
     bs, ts, ws = axes(stats)
     reps = max(r["rep"] for rr in runs.values() for r in rr)
+    host = meta.get("accel") == "bare metal"
+    method = (
+        "bare metal (BENCH_HOST=1): wall clock on the running kernel; host load, caches, "
+        "memory bandwidth and lock contention all count"
+        if host
+        else method_note()
+    )
 
     md = [
         "# nvmet-mem benchmark",
@@ -375,7 +382,7 @@ def main():
         f"nvmet-mem.ko sha256 {meta.get('module', '?')}…",
         f"- guest kernel: {meta.get('kernel', '?')} (plain, non-debug), "
         f"{meta.get('vcpus', '?')} vCPUs, {int(meta.get('memory_kib', 0)) >> 10} MiB",
-        f"- method: {method_note()}",
+        f"- method: {method}",
         f"- fio: {meta.get('fio', '?')}, `--direct=1 --ioengine=io_uring --numjobs={meta.get('vcpus', '?')} "
         f"--group_reporting --norandommap`, each job in its own 1/{meta.get('vcpus', '?')} of the namespace, "
         f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)",
@@ -396,7 +403,7 @@ def main():
     ]
     if a.wall:
         md.append(f"- the icount guest took {a.wall} s of wall time, {float(meta.get('guest_seconds', 0)):.0f} s of guest time")
-    md += ["", "## Results (icount)", ""] + table(stats, runs)
+    md += ["", f"## Results ({'bare metal' if host else 'icount'})", ""] + table(stats, runs)
     md += [
         "",
         "## mem IOPS / peer IOPS (medians)",

@@ -25,17 +25,59 @@
 #                      read-128k-qd8, loop only
 #   BENCH_PLAIN=1      also a second guest without icount (wall clock,
 #                      KVM if it works), reported in its own table
+#   BENCH_SCALE="1 2 4 8"  the scaling matrix: one icount guest per vCPU
+#                      count, numjobs = vCPUs, backends mem ceiling brd,
+#                      randread and randwrite 4k qd32, loop and tcp, one rep
+#                      (BENCH_SCALE_SIZE=256M namespaces); printed as
+#                        scale <workload> <transport> <backend> <vcpus> <iops> <ratio to 1 vCPU>
+#                      and appended to bench/results.md (plot bench/scale.svg).
+#                      BENCH_SCALE= (empty) skips it; BENCH_QUICK skips it
+#                      unless set
 #   BENCH_BACKENDS, BENCH_TRANSPORTS, BENCH_WORKLOADS  override the matrix
 #                      (space-separated lists)
 #   BENCH_SIZE=1G      namespace size
 #   BENCH_SKIP_SETUP=1 do not run scripts/setup.sh and scripts/build-kernel.sh
 #                      (the kernel must be built already)
+#   BENCH_HOST=1       bare metal: no guest; the same fio matrix on the
+#                      running kernel (which must carry the patches/ series
+#                      and the transports), as root, numjobs = its CPUs; the
+#                      module is built against KDIR (default
+#                      /lib/modules/$(uname -r)/build) with BENCH_KMAKE_ARGS
+#                      (default LLVM=1). Wall clock: host load counts.
 set -euo pipefail
 LOG_TAG=bench
 . "$(dirname "$0")/env.sh"
 export NVMET_MEM_KERNEL=plain
 top=$NVMET_MEM_TOP
 start=$(date +%s)
+
+if [ "${BENCH_HOST:-0}" = 1 ]; then
+	[ "$(id -u)" -eq 0 ] || die "BENCH_HOST=1 needs root (it loads modules, configures nvmet)"
+	KDIR=${KDIR:-/lib/modules/$(uname -r)/build}
+	out=$(mktemp -d /tmp/nvmet-mem-bench-host.XXXXXX)
+	mkdir "$out/module"
+	cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
+	log "building the module against $KDIR"
+	# shellcheck disable=SC2086
+	make -C "$KDIR" -s ${BENCH_KMAKE_ARGS:-LLVM=1} M="$out/module" modules
+	reps=${BENCH_REPS:-3}
+	log "fio matrix on the running kernel $(uname -r), $(nproc) CPUs, output in $out"
+	rc=0
+	NVMET_MEM_OUT=$out "$top/bench/guest-bench.sh" "ko=$out/module/nvmet-mem.ko" "reps=$reps" \
+		"runtime=${BENCH_RUNTIME:-10}" "ramp=${BENCH_RAMP:-2}" "size=${BENCH_SIZE:-1G}" \
+		${BENCH_BACKENDS:+"backends=$BENCH_BACKENDS"} \
+		${BENCH_TRANSPORTS:+"transports=$BENCH_TRANSPORTS"} \
+		${BENCH_WORKLOADS:+"workloads=$BENCH_WORKLOADS"} || rc=$?
+	mkdir -p "$top/bench/host"
+	rm -rf "$top/bench/host/raw"
+	cp -r "$out/bench/raw" "$top/bench/host/raw"
+	cp "$out/bench/meta.tsv" "$top/bench/host/raw/meta.tsv"
+	printf 'commit\t%s\naccel\tbare metal\n' "$(git -C "$top" rev-parse --short HEAD 2>/dev/null)" \
+		>>"$top/bench/host/raw/meta.tsv"
+	python3 "$top/bench/report.py" --raw "$top/bench/host/raw" --out "$top/bench/host"
+	log "results in bench/host/results.md (wall clock, bare metal)"
+	exit "$rc"
+fi
 
 if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
 	"$top/scripts/setup.sh"
@@ -54,7 +96,7 @@ git -C "$top" diff --quiet HEAD -- '*.rs' '*.c' '*.h' Kbuild 2>/dev/null ||
 # running meanwhile must not swap the module under the benchmark.
 log "building the module (plain kernel) in $out/module"
 mkdir "$out/module"
-cp "$top"/Kbuild "$top"/*.rs "$top"/*.c "$top"/*.h "$out/module/"
+cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
 make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" modules
 ko=$out/module/nvmet-mem.ko
 [ -f "$ko" ] || die "no $ko"
@@ -87,13 +129,14 @@ log "matrix: $reps rep(s) x $nb backend(s) x $nt transport(s) x $nw workload(s) 
 args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
       "transports=$transports" "workloads=$workloads")
 
-# run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment;
-# its exit status; the accelerator vm.sh chose goes into OUTDIR/accel.
+# run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment
+# (VM_CPUS=2 unless given); its exit status; the accelerator vm.sh chose
+# goes into OUTDIR/accel.
 run_guest() {
 	local o=$1 r
 	shift
 	set +e
-	env "$@" VM_CPUS=2 "$top/scripts/vm.sh" -o "$o" -t "$timeout_s" \
+	env VM_CPUS=2 "$@" "$top/scripts/vm.sh" -o "$o" -t "$timeout_s" \
 		"$top/bench/guest-bench.sh" "${args[@]}" 2>&1 | tee "$o/host.log"
 	r=${PIPESTATUS[0]}
 	set -e
@@ -143,6 +186,27 @@ if [ "${BENCH_PLAIN:-0}" = 1 ]; then
 fi
 
 "${report[@]}"
+
+scale=${BENCH_SCALE-1 2 4 8}
+[ "${BENCH_QUICK:-0}" != 1 ] || scale=${BENCH_SCALE-}
+if [ -n "$scale" ]; then
+	args=("ko=$ko" "reps=1" "runtime=$runtime" "ramp=$ramp" "size=${BENCH_SCALE_SIZE:-256M}"
+	      "backends=mem ceiling brd" "transports=loop tcp"
+	      "workloads=randread-4k-qd32 randwrite-4k-qd32")
+	timeout_s=$((12 * (runtime + ramp + 1) * 20 + 3 * 300 + 600))
+	for n in $scale; do
+		o=$(mktemp -d /tmp/nvmet-mem-bench-scale$n.XXXXXX)
+		log "scaling: icount guest with $n vCPU(s), output in $o"
+		t0=$(date +%s)
+		rcs=0
+		run_guest "$o" VM_CPUS="$n" NVMET_MEM_KVM=0 VM_QEMU_OPTS="-icount shift=0,sleep=off" || rcs=$?
+		log "scaling guest ($n vCPUs): $(( $(date +%s) - t0 ))s wall, exit $rcs"
+		[ -d "$o/bench/raw" ] && keep "$o" "scale-$n" "$rcs"
+		[ "$rc" -ne 0 ] || rc=$rcs
+	done
+	python3 "$top/bench/scale.py" --raw "$top/bench/raw" --out "$top/bench" \
+		--append "$top/bench/results.md"
+fi
 log "bench took $(( $(date +%s) - start ))s wall; results in bench/results.md, bench/results.svg"
 [ "$rc" -eq 0 ] || log "the guest reported failures (exit $rc): see the notes in bench/results.md and $out/output.log"
 exit "$rc"

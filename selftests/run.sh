@@ -53,7 +53,11 @@ KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)
 export KDIR
 step module_build make_module "$KDIR"
 
+# T="name ..." (make check T=...): only those guest tests, no host tests.
+picked=(${T:-})
+[ ${#picked[@]} -eq 0 ] || echo "# only the guest tests: ${picked[*]}"
 for t in "$here"/host/*.sh; do
+	[ ${#picked[@]} -eq 0 ] || break
 	name=host_$(basename "$t" .sh)
 	bash "$t" 2>&1 | sed 's/^\([^#]\)/# \1/'
 	case ${PIPESTATUS[0]} in
@@ -66,7 +70,8 @@ done
 out=$(mktemp -d /tmp/nvmet-mem-selftests.XXXXXX)
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings")
 KTAP_HELPERS=$KDIR/tools/testing/selftests/kselftest/ktap_helpers.sh
-"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" "$KTAP_HELPERS" >"$out/host.log" 2>&1
+"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" "$KTAP_HELPERS" \
+	"${picked[@]}" >"$out/host.log" 2>&1
 vmrc=$?
 seen=0
 while IFS= read -r line; do
