@@ -3,7 +3,7 @@
 # A no-data namespace read over a fabric returns zeroes, never the
 # target's memory: over tcp and rdma the read's data buffer is allocated on
 # the target, and in no-data mode nothing is copied into it. A marker is
-# planted in 256 MiB of memory that is then freed, so that recycled pages
+# planted in 128 MiB of memory that is then freed, so that recycled pages
 # would carry it; 64 MiB read from the namespace must be all zeroes.
 #   mem_nodata_leak.sh TRANSPORT   (tcp, rdma)
 . "$(dirname "$0")/../lib.sh"
@@ -21,7 +21,7 @@ connect_port "$tr" $nqn 161
 out=$(mktemp)
 cleanup_add "rm -f '$out'"
 python3 -c '
-m = b"NVMETMEMLEAK0123" * (16 << 20)
+m = b"NVMETMEMLEAK0123" * (8 << 20)
 print("# planted", len(m) >> 20, "MiB of marker, freeing it")
 ' || fail "planting the marker"
 dd if="$DEV" of="$out" bs=1M count=64 iflag=direct status=none || fail "read"

@@ -8,10 +8,10 @@
 # be whole. Afterwards the namespace is freed and the object's page count
 # must be back to zero once the host deallocated everything (the counter
 # and the index agree; kmemleak checks the rest).
-#   mem_torture.sh [SECONDS per run]   (default 15: four runs)
+#   mem_torture.sh [SECONDS per run]   (default 10: four runs)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
-secs=${1:-15}
+secs=${1:-10}
 here=$(dirname "$0")
 load_mem
 modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
