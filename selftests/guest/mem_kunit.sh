@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The module's KUnit suites (range splitting, LBA math, size parsing) run
+# The module's KUnit suites (range splitting, the page store: insertion race,
+# deallocation over holes, page counter and cap; LBA math, size parsing) run
 # when it is loaded and all pass.
 . "$(dirname "$0")/../lib.sh"
 load_nvmet
