@@ -93,7 +93,11 @@ def main():
             lines.append(f"scale {w} {t} {b} {n} {iops:.0f} {ratio:.3f}")
             rows.append((w, t, b, n, iops, ratio, p50, p99))
     vcpus = sorted({r[3] for r in rows})
+    meta, _ = report.read_meta(os.path.join(a.raw, f"scale-{vcpus[0]}"))
     md = ["", "## Scaling with vCPUs (icount)", "",
+          f"Module of commit {meta.get('commit', '?')}, guest kernel {meta.get('kernel', '?')}, "
+          f"{int(meta.get('size', 0)) >> 20} MiB namespaces, {meta.get('runtime', '?')} s runs after a "
+          f"{meta.get('ramp', '?')} s ramp (guest time), one repetition. "
           f"One icount guest per vCPU count ({', '.join(map(str, vcpus))}), fio numjobs = vCPUs, "
           "each job in its own slice of the namespace. Under icount the vCPUs run in turns on one "
           "host thread, so guest time advances with the instructions of all vCPUs together: IOPS "

@@ -28,7 +28,8 @@
 #   BENCH_SCALE="1 2 4 8"  the scaling matrix: one icount guest per vCPU
 #                      count, numjobs = vCPUs, backends mem ceiling brd,
 #                      randread and randwrite 4k qd32, loop and tcp, one rep
-#                      (BENCH_SCALE_SIZE=256M namespaces); printed as
+#                      (BENCH_SCALE_SIZE=256M namespaces,
+#                      BENCH_SCALE_TRANSPORTS="loop tcp"); printed as
 #                        scale <workload> <transport> <backend> <vcpus> <iops> <ratio to 1 vCPU>
 #                      and appended to bench/results.md (plot bench/scale.svg).
 #                      BENCH_SCALE= (empty) skips it; BENCH_QUICK skips it
@@ -191,7 +192,7 @@ scale=${BENCH_SCALE-1 2 4 8}
 [ "${BENCH_QUICK:-0}" != 1 ] || scale=${BENCH_SCALE-}
 if [ -n "$scale" ]; then
 	args=("ko=$ko" "reps=1" "runtime=$runtime" "ramp=$ramp" "size=${BENCH_SCALE_SIZE:-256M}"
-	      "backends=mem ceiling brd" "transports=loop tcp"
+	      "backends=mem ceiling brd" "transports=${BENCH_SCALE_TRANSPORTS:-loop tcp}"
 	      "workloads=randread-4k-qd32 randwrite-4k-qd32")
 	timeout_s=$((12 * (runtime + ramp + 1) * 20 + 3 * 300 + 600))
 	for n in $scale; do
