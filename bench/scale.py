@@ -84,7 +84,8 @@ def main():
     if not points:
         sys.exit(f"scale: no results under {a.raw}/scale-*")
     lines, rows = [], []
-    for (w, t, b) in sorted(points, key=lambda k: (k[0], k[1], report.order([k[2]], report.BACKENDS))):
+    rank = {b: i for i, b in enumerate(report.BACKENDS)}
+    for (w, t, b) in sorted(points, key=lambda k: (k[0], k[1], rank.get(k[2], len(rank)), k[2])):
         p = points[(w, t, b)]
         base = p.get(1, (float("nan"),))[0]
         for n in sorted(p):
