@@ -468,9 +468,14 @@ static int nvmet_mem_sg_copy(struct scatterlist **sgp, u32 *offp, void *buf,
 	return 0;
 }
 
-/* Reads @len bytes at @off of @page, whole, into the data buffer. */
-int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
-			 struct scatterlist **sgp, u32 *offp)
+/*
+ * Copies (@how TO_SG) or compares (CMP_SG) @len bytes at @off of @page with
+ * the data buffer as a reader: whole, retried if a writer intervened, under
+ * the writer bit after NVMET_MEM_READ_TRIES. The cursor moves on success.
+ */
+static int nvmet_mem_page_read_sg(struct page *page, size_t off, size_t len,
+				  struct scatterlist **sgp, u32 *offp,
+				  enum nvmet_mem_copy how)
 {
 	void *from = kmap_local_page(page);
 	struct scatterlist *sg;
@@ -483,21 +488,27 @@ int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
 		sg_off = *offp;
 		if (++tries > NVMET_MEM_READ_TRIES) {
 			s = nvmet_mem_page_lock(page);
-			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
-						NVMET_MEM_TO_SG);
+			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len, how);
 			nvmet_mem_page_unlock(page, s);
 			break;
 		}
 		s = nvmet_mem_page_read_begin(page);
-		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
-					NVMET_MEM_TO_SG);
-	} while (!ret && nvmet_mem_page_read_retry(page, s));
+		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len, how);
+	} while (ret >= 0 && nvmet_mem_page_read_retry(page, s));
 	kunmap_local(from);
 	if (!ret) {
 		*sgp = sg;
 		*offp = sg_off;
 	}
 	return ret;
+}
+
+/* Reads @len bytes at @off of @page, whole, into the data buffer. */
+int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
+			 struct scatterlist **sgp, u32 *offp)
+{
+	return nvmet_mem_page_read_sg(page, off, len, sgp, offp,
+				      NVMET_MEM_TO_SG);
 }
 
 /* Whether the data buffer holds @len more bytes from the cursor. */
@@ -543,35 +554,10 @@ int nvmet_mem_sg_to_page(struct page *page, size_t off, size_t len,
 int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
 			  struct scatterlist **sgp, u32 *offp)
 {
-	struct scatterlist *sg;
-	int tries = 0, ret;
-	unsigned long s;
-	u32 sg_off;
-	void *from;
-
 	if (!page)
 		return nvmet_mem_sg_copy(sgp, offp, NULL, len, NVMET_MEM_CMP_SG);
-	from = kmap_local_page(page);
-	do {
-		sg = *sgp;
-		sg_off = *offp;
-		if (++tries > NVMET_MEM_READ_TRIES) {
-			s = nvmet_mem_page_lock(page);
-			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
-						NVMET_MEM_CMP_SG);
-			nvmet_mem_page_unlock(page, s);
-			break;
-		}
-		s = nvmet_mem_page_read_begin(page);
-		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len,
-					NVMET_MEM_CMP_SG);
-	} while (ret >= 0 && nvmet_mem_page_read_retry(page, s));
-	kunmap_local(from);
-	if (!ret) {
-		*sgp = sg;
-		*offp = sg_off;
-	}
-	return ret;
+	return nvmet_mem_page_read_sg(page, off, len, sgp, offp,
+				      NVMET_MEM_CMP_SG);
 }
 
 /* Fills @len bytes of the data buffer with zeroes. */
