@@ -107,42 +107,10 @@ else
 fi
 
 splat='(Oops|BUG: |kernel BUG at|WARNING: |KASAN|UBSAN:|general protection fault|Kernel panic|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|blocked for more than)'
-# known_upstream: drop from a kernel log the reports of known bugs in code
-# this project does not touch, each listed (first line, where it came
-# from) in OUTDIR/known; everything else passes through. Known:
-# - lockdep, nvmet-rdma: the rdma_cm handler runs a Connect that arrived
-#   before the connection was established under the cm_id's handler_mutex
-#   and nvmet takes nvmet_config_sem inside it, while removing an rdma
-#   port calls rdma_destroy_id() under nvmet_config_sem. Whether a run
-#   sees it depends on that race (soft-RoCE in TCG hits it now and then).
-#   A report that mentions nvmet_mem is never dropped.
-known_upstream() {
-	awk -v src="$1" -v known="$out/known" '
-	/possible circular locking dependency detected/ { inb = 1; buf = ""; first = $0 }
-	inb {
-		buf = buf $0 "\n"
-		if ($0 ~ /<\/TASK>/) {
-			if (buf ~ /nvmet_config_sem/ && buf ~ /handler_mutex/ &&
-			    buf ~ /rdma_destroy_id/ && buf !~ /nvmet_mem/)
-				print src ": " first " (nvmet-rdma: nvmet_config_sem vs rdma_cm handler_mutex)" >>known
-			else
-				printf "%s", buf
-			inb = 0
-		}
-		next
-	}
-	{ print }
-	END { if (inb) printf "%s", buf }' "$1"
-}
-rm -f "$out/known"
 reports=$( { for f in "$out/dmesg" "$out/console.log"; do
-		[ ! -f "$f" ] || known_upstream "$f"
+		[ ! -f "$f" ] || cat "$f"
 	done; cat "$out/kmemleak" 2>/dev/null; } | grep -E "$splat" | sort -u || true)
 printf '%s' "$reports" >"$out/reports"
-if [ -s "$out/known" ]; then
-	log "known upstream reports, not counted (see $out/known):"
-	sort -u "$out/known" >&2
-fi
 if [ -n "$reports" ]; then
 	log "kernel reports in the guest (see $out/dmesg, $out/console.log):"
 	printf '%s\n' "$reports" | head -n 20 >&2

@@ -137,12 +137,14 @@ find_dev() {
 }
 
 # dev_of NQN TRANSPORT NSID: set DEV to the block device of namespace NSID
-# of NQN on the controller of TRANSPORT (waits up to 10 s).
+# of NQN on the controller of TRANSPORT (waits up to 10 s). The N of
+# nvmeXnN is an instance number, not the NSID: read the NSID.
 dev_of() {
 	local i d
 	for i in $(seq 1 100); do
-		for d in /sys/block/nvme*n"$3"; do
+		for d in /sys/block/nvme*n*; do
 			[[ $(basename "$d") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+			[ "$(cat "$d/nsid" 2>/dev/null)" = "$3" ] || continue
 			[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ] || continue
 			[ "$(cat "$d/device/transport" 2>/dev/null)" = "$2" ] || continue
 			DEV=/dev/$(basename "$d")
