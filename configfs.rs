@@ -17,6 +17,8 @@
 
 use crate::backend::{MemObject, ObjectTable, Settings};
 use crate::ffi::{node_valid, totalram_bytes};
+use crate::store::RESERVE_PAGES;
+use core::sync::atomic::Ordering;
 use kernel::configfs::{self, AttributeOperations};
 use kernel::fmt::{self, Write as _};
 use kernel::page::PAGE_SIZE;
@@ -34,6 +36,7 @@ pub(crate) fn subsystem(
         child: ObjectDir,
         attributes: [
             features: 0,
+            reserve_memory: 1,
         ],
     };
     configfs::Subsystem::new(c"nvmet_mem", item_type, try_pin_init!(Root { objects }))
@@ -53,6 +56,33 @@ impl AttributeOperations<0> for Root {
         let mut w = kernel::str::Formatter::new(page);
         w.write_str("size,blocksize,numa_node,max_memory,allocated,nodata\n")?;
         Ok(w.bytes_written())
+    }
+}
+
+/// `reserve_memory`: memory the stores leave to the rest of the system.
+/// Bytes, with the suffixes of `size`; rounded up to whole pages.
+#[vtable]
+impl AttributeOperations<1> for Root {
+    type Data = Root;
+
+    fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        let pages = RESERVE_PAGES.load(Ordering::Relaxed) as u64;
+        show_value(page, pages * PAGE_SIZE as u64)
+    }
+
+    fn store(_this: &Root, page: &[u8]) -> Result {
+        let Ok(bytes) = parse_size(page) else {
+            pr_err!("reserve_memory: not a byte count\n");
+            return Err(EINVAL);
+        };
+        let ram = totalram_bytes();
+        if bytes > ram {
+            pr_err!("reserve_memory: above the {} bytes of RAM\n", ram);
+            return Err(EINVAL);
+        }
+        let pages = bytes.div_ceil(PAGE_SIZE as u64) as usize;
+        RESERVE_PAGES.store(pages, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -27,6 +27,7 @@ use kernel::prelude::*;
 
 extern "C" {
     fn nvmet_mem_totalram_bytes() -> u64;
+    fn nvmet_mem_available_pages() -> usize;
     fn nvmet_mem_node_valid(nid: c_int) -> bool;
     fn nvmet_mem_cond_resched();
 }
@@ -35,6 +36,13 @@ extern "C" {
 pub(crate) fn totalram_bytes() -> u64 {
     // SAFETY: reads a global counter; no preconditions.
     unsafe { nvmet_mem_totalram_bytes() }
+}
+
+/// Pages of memory available to new allocations without swapping
+/// (`MemAvailable` in /proc/meminfo).
+pub(crate) fn available_pages() -> usize {
+    // SAFETY: reads global counters; no preconditions.
+    unsafe { nvmet_mem_available_pages() }
 }
 
 /// Whether `nid` is `NUMA_NO_NODE` (-1) or an online node.

@@ -11,7 +11,7 @@
 //! and rdma the data buffer is the target's, and what it held before must
 //! not reach the host. Every other opcode is Invalid Opcode.
 //!
-//! Every execute function honours nowait (patch 0004): nvme-loop calls it
+//! Every execute function honours nowait (patch 0007): nvme-loop calls it
 //! from its submission context, where it must not sleep. Read, Compare,
 //! Verify, Flush and a Write to allocated pages never sleep and complete
 //! there; a Write that needs a page, Write Zeroes and Dataset Management
@@ -64,13 +64,27 @@ pub(crate) fn lba_range(slba: u64, nlb: u64, nblocks: u64, shift: u32) -> Option
     Some((slba << shift, nlb << shift))
 }
 
+/// Records where `status` happened for the Error Information log, as
+/// io-cmd-bdev.c does: `lba` is the first LBA the error concerns, and the
+/// command field is SLBA (or Number of Ranges) for LBA Out of Range, NLB
+/// for Capacity Exceeded and the opcode for Internal Error. Returns
+/// `status`.
+fn located(req: &Req<'_>, status: Status, lba: u64) -> Status {
+    let loc = match status & SC_MASK {
+        SC_LBA_RANGE => LOC_CDW10,
+        SC_CAP_EXCEEDED => LOC_CDW12,
+        SC_INTERNAL => LOC_OPCODE,
+        _ => return status,
+    };
+    req.set_error(loc, lba);
+    status
+}
+
 /// The command's byte range, or LBA Out of Range with the error located.
 fn range(req: &Req<'_>, b: &Binding) -> Result<(u64, u64), Status> {
     let slba = req.slba();
-    lba_range(slba, req.nlb().into(), b.nblocks, b.shift).ok_or_else(|| {
-        req.set_error_slba(slba);
-        SC_LBA_RANGE | SC_DNR
-    })
+    lba_range(slba, req.nlb().into(), b.nblocks, b.shift)
+        .ok_or_else(|| located(req, SC_LBA_RANGE | SC_DNR, slba))
 }
 
 /// Checks that the host transfers the command's NLB worth of data. `None`
@@ -110,9 +124,13 @@ pub(crate) fn execute_read(req: Req<'_>) {
         if b.nodata {
             // The buffer may be the target's own (tcp, rdma): never send
             // what it held before.
-            return to.zero(len as usize).map_err(|_| SC_INTERNAL | SC_DNR);
+            return to
+                .zero(len as usize)
+                .map_err(|_| located(&req, SC_INTERNAL | SC_DNR, req.slba()));
         }
-        b.store().read(start, len as usize, &mut to)
+        b.store()
+            .read(start, len as usize, &mut to)
+            .map_err(|s| located(&req, s, req.slba()))
     });
     req.complete(status(res));
 }
@@ -134,9 +152,9 @@ pub(crate) fn execute_write(req: Req<'_>) {
         {
             Ok(()) => Ok(()),
             Err(WriteError::WouldSleep) => Err(None),
+            // `pos` is the first byte not written: report its LBA.
             Err(WriteError::Failed { status, pos }) => {
-                req.set_error_slba(pos >> b.shift);
-                Err(Some(status))
+                Err(Some(located(&req, status, pos >> b.shift)))
             }
         }
     });
@@ -157,7 +175,8 @@ pub(crate) fn execute_compare(req: Req<'_>) {
         let (start, len) = range(&req, b)?;
         match b
             .store()
-            .equals(start, len as usize, &mut req.data_cursor())?
+            .equals(start, len as usize, &mut req.data_cursor())
+            .map_err(|s| located(&req, s, req.slba()))?
         {
             true => Ok(()),
             false => Err(SC_COMPARE_FAILED | SC_DNR),
@@ -197,8 +216,7 @@ pub(crate) fn execute_dsm(req: Req<'_>) {
         for i in 0..req.dsm_nr() {
             let (slba, nlb) = req.dsm_range(i)?;
             let Some((start, len)) = lba_range(slba, nlb.into(), b.nblocks, b.shift) else {
-                req.set_error_slba(slba);
-                return Err(SC_LBA_RANGE | SC_DNR);
+                return Err(located(&req, SC_LBA_RANGE | SC_DNR, slba));
             };
             b.store().discard(start, len);
         }

@@ -25,3 +25,14 @@ pub(crate) const SC_CAP_EXCEEDED: Status = 0x81;
 pub(crate) const SC_COMPARE_FAILED: Status = 0x285;
 /// Do Not Retry.
 pub(crate) const SC_DNR: Status = 0x4000;
+/// Status Code Type and Status Code, without the DNR and More bits.
+pub(crate) const SC_MASK: Status = 0x7ff;
+
+// Parameter Error Location of the Error Information log: the byte offset of
+// a field in the submission queue entry.
+pub(crate) const LOC_OPCODE: u16 = 0;
+/// Command Dword 10: SLBA of Read, Write, Compare, Write Zeroes, Verify;
+/// Number of Ranges of Dataset Management.
+pub(crate) const LOC_CDW10: u16 = 40;
+/// Command Dword 12: NLB.
+pub(crate) const LOC_CDW12: u16 = 48;

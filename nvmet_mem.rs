@@ -24,6 +24,7 @@ mod io;
 mod nvme;
 mod store;
 
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 module! {
@@ -45,6 +46,7 @@ struct NvmetMem {
 impl kernel::InPlaceModule for NvmetMem {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
+            store::RESERVE_PAGES.store(store::default_reserve_pages(), Ordering::Relaxed);
             let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
                 _configfs <- configfs::subsystem(objects.clone()),

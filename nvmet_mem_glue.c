@@ -130,9 +130,13 @@ u32 nvmet_mem_req_nlb(const struct nvmet_req *req)
 	return (u32)le16_to_cpu(req->cmd->rw.length) + 1;
 }
 
+/*
+ * Number of Ranges is bits 07:00 of CDW10, 0's based; bits 31:08 are
+ * reserved (the core's bdev and file backends read the whole dword).
+ */
 u32 nvmet_mem_req_dsm_nr(const struct nvmet_req *req)
 {
-	return le32_to_cpu(req->cmd->dsm.nr) + 1;
+	return (le32_to_cpu(req->cmd->dsm.nr) & 0xff) + 1;
 }
 
 u32 nvmet_mem_req_dsm_attributes(const struct nvmet_req *req)
@@ -142,7 +146,7 @@ u32 nvmet_mem_req_dsm_attributes(const struct nvmet_req *req)
 
 u32 nvmet_mem_req_dsm_len(const struct nvmet_req *req)
 {
-	return nvmet_dsm_len((struct nvmet_req *)req);
+	return nvmet_mem_req_dsm_nr(req) * sizeof(struct nvme_dsm_range);
 }
 
 u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb)
@@ -196,9 +200,13 @@ struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req)
 	return req->sg_cnt ? req->sg : NULL;
 }
 
-void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba)
+/*
+ * Records an error for the Error Information log: @loc is the byte offset
+ * of the command field it concerns, @slba the LBA where it happened.
+ */
+void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba)
 {
-	req->error_loc = offsetof(struct nvme_rw_command, slba);
+	req->error_loc = loc;
 	req->error_slba = slba;
 }
 
@@ -315,8 +323,13 @@ void nvmet_mem_cond_resched(void)
 
 struct page *nvmet_mem_alloc_page(int nid)
 {
-	/* an I/O path allocation: no I/O recursion, no warning on failure */
-	return alloc_pages_node(nid, GFP_NOIO | __GFP_ZERO | __GFP_NOWARN, 0);
+	/*
+	 * An I/O path allocation: no I/O recursion, no warning on failure,
+	 * and failure rather than looping in reclaim when memory is short:
+	 * the command then completes with an error instead of hanging.
+	 */
+	return alloc_pages_node(nid, GFP_NOIO | __GFP_ZERO | __GFP_NOWARN |
+				__GFP_RETRY_MAYFAIL, 0);
 }
 
 void nvmet_mem_get_page(struct page *page)
@@ -581,6 +594,14 @@ void nvmet_mem_page_zero(struct page *page, size_t off, size_t len)
 u64 nvmet_mem_totalram_bytes(void)
 {
 	return (u64)totalram_pages() << PAGE_SHIFT;
+}
+
+/* MemAvailable of /proc/meminfo, in pages */
+unsigned long nvmet_mem_available_pages(void)
+{
+	long pages = si_mem_available();
+
+	return pages > 0 ? pages : 0;
 }
 
 bool nvmet_mem_node_valid(int nid)

@@ -53,7 +53,7 @@ bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_nowait(const struct nvmet_req *req);
 void nvmet_mem_req_defer(struct nvmet_req *req);
 struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
-void nvmet_mem_req_error_slba(struct nvmet_req *req, u64 slba);
+void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 
@@ -82,6 +82,7 @@ int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
 int nvmet_mem_sg_zero(size_t len, struct scatterlist **sgp, u32 *offp);
 void nvmet_mem_page_zero(struct page *page, size_t off, size_t len);
 u64 nvmet_mem_totalram_bytes(void);
+unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);
 
 #endif /* NVMET_MEM_GLUE_H */

@@ -25,6 +25,25 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 
+/// Memory that the stores leave to the rest of the system, in pages: a
+/// page is allocated only while more than this much memory is available
+/// (`MemAvailable`). Module-wide, as memory is; configfs sets it
+/// (`reserve_memory`), the module's load sets the default
+/// ([`default_reserve_pages`]).
+pub(crate) static RESERVE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
+/// The default reserve: 1/16 of RAM, so that however many objects promise
+/// however much, hosts that fill them cannot drive the target into the OOM
+/// killer.
+pub(crate) fn default_reserve_pages() -> usize {
+    (ffi::totalram_bytes() >> PAGE_SHIFT) as usize / 16
+}
+
+/// Whether a new page leaves the reserve untouched.
+fn above_reserve() -> bool {
+    ffi::available_pages() > RESERVE_PAGES.load(Ordering::Relaxed)
+}
+
 /// Where to allocate and how much: fixed while a namespace is bound.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
@@ -180,12 +199,15 @@ impl Store {
             return Ok(page);
         }
         let before = self.used.0.fetch_add(1, Ordering::Relaxed);
-        if limits.max_pages != 0 && before >= limits.max_pages {
+        if (limits.max_pages != 0 && before >= limits.max_pages) || !above_reserve() {
             self.used.0.fetch_sub(1, Ordering::Relaxed);
             // A writer racing for the same page may have counted it and
             // inserted it meanwhile: then there is nothing to allocate.
             return self.pages.get(index).ok_or(SC_CAP_EXCEEDED | SC_DNR);
         }
+        // Concurrent writers may each pass the reserve check before any of
+        // them allocates: the reserve may be undershot by one page per
+        // writer, which is what it is sized to absorb.
         let inserted = StorePage::alloc(limits.nid)
             .map_err(|_| ENOMEM)
             .and_then(|new| self.pages.insert(index, new));
@@ -197,6 +219,8 @@ impl Store {
                 Ok(page)
             }
             Err(_) => {
+                // The allocator failed although the reserve was not
+                // reached: a transient failure, which the host may retry.
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
                 Err(SC_INTERNAL)
             }
@@ -386,5 +410,22 @@ mod tests {
         store.discard(0, PAGE_SIZE as u64);
         assert_eq!(store.used_pages(), 1);
         assert!(store.page_for_write(2, cap).is_ok());
+    }
+
+    #[test]
+    fn reserve_is_kept() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let any = Limits {
+            nid: -1,
+            max_pages: 0,
+        };
+        // No memory is available above a reserve of everything.
+        let saved = RESERVE_PAGES.swap(usize::MAX, Ordering::Relaxed);
+        let refused = store.page_for_write(0, any).err();
+        RESERVE_PAGES.store(saved, Ordering::Relaxed);
+        assert_eq!(refused, Some(SC_CAP_EXCEEDED | SC_DNR));
+        assert_eq!(store.used_pages(), 0);
+        assert!(store.page_for_write(0, any).is_ok());
+        assert_eq!(store.used_pages(), 1);
     }
 }

@@ -60,7 +60,7 @@ extern "C" {
     fn nvmet_mem_req_nowait(req: *const RawReq) -> bool;
     fn nvmet_mem_req_defer(req: *mut RawReq);
     fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
-    fn nvmet_mem_req_error_slba(req: *mut RawReq, slba: u64);
+    fn nvmet_mem_req_set_error(req: *mut RawReq, loc: u16, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
     fn nvmet_mem_req_invalid_opcode(req: *mut RawReq) -> u16;
 }
@@ -387,11 +387,12 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         unsafe { SgCursor::new(nvmet_mem_req_sg(self.raw())) }
     }
 
-    /// Records `slba` as the LBA of an error, with the SLBA field as its
-    /// location in the command.
-    pub(crate) fn set_error_slba(&self, slba: u64) {
+    /// Records an error for the Error Information log: `loc` is the byte
+    /// offset of the command field it concerns, `slba` the LBA where it
+    /// happened.
+    pub(crate) fn set_error(&self, loc: u16, slba: u64) {
         // SAFETY: a valid request, not yet completed.
-        unsafe { nvmet_mem_req_error_slba(self.raw(), slba) };
+        unsafe { nvmet_mem_req_set_error(self.raw(), loc, slba) };
     }
 
     /// Completes the command with `status`.

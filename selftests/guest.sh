@@ -21,9 +21,11 @@ TESTS=(
 	mem_kunit
 	mem_bad_input
 	mem_commands
+	mem_after_zoned
 	mem_persistence
 	mem_nodata
 	"mem_nodata_leak tcp"
+	mem_oom
 	mem_inline
 	mem_torture
 	mem_lockfree
@@ -41,8 +43,6 @@ TESTS=(
 	mem_soak
 	brd_loop
 	file_loop
-	# last: a known nvmet-rdma lockdep report (see scripts/vm.sh) turns
-	# lockdep off for the rest of the run when it happens
 	"transport_data rdma mem 512"
 	"transport_data rdma mem 4096"
 	"mem_nodata_leak rdma"
