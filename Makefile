@@ -12,7 +12,8 @@
 # Project targets (they need scripts/setup.sh to have run once):
 #   make run     build, boot, serve a namespace over nvme-loop, do I/O
 #   make check   build and run the test suite in a guest (debug kernel)
-#   make soak    the long soak (SOAK_SECONDS, default 1800) on the debug kernel
+#   make soak    the long soak (SOAK_SECONDS, default 1800; SOAK_FUZZ_COUNT,
+#                default 10000 fuzz commands per transport) on the debug kernel
 #   make bench   benchmark: mem vs brd, null_blk, tmpfs file (plain kernel, icount guest)
 #   make kernel  build (or reuse) the cached guest kernel
 

@@ -3,13 +3,16 @@
 #
 # The long soak, on the debug kernel: selftests/guest/mem_soak.sh for
 # SECONDS (default 1800) per phase in one guest, then the store torture
-# (mem_torture.sh) for SECONDS / 4 per run (four runs) in another. Exit
-# status non-zero if either test fails or on any kernel report.
+# (mem_torture.sh) for SECONDS / 4 per run (four runs) in another, then the
+# protocol fuzz (mem_fuzz.sh) with SOAK_FUZZ_COUNT (default 10000) commands
+# over loop and over tcp, one guest each. Exit status non-zero if a test
+# fails or on any kernel report.
 #   scripts/soak.sh [SECONDS]
 set -euo pipefail
 LOG_TAG=soak
 . "$(dirname "$0")/env.sh"
 secs=${1:-1800}
+fuzz=${SOAK_FUZZ_COUNT:-10000}
 export NVMET_MEM_KERNEL=${NVMET_MEM_KERNEL:-debug}
 "$NVMET_MEM_TOP/scripts/setup.sh"
 "$NVMET_MEM_TOP/scripts/build-kernel.sh" | tail -n 1
@@ -20,3 +23,7 @@ make_module "$KDIR" -s
 	"$NVMET_MEM_TOP/selftests/guest/mem_soak.sh" "$secs"
 "$NVMET_MEM_TOP/scripts/vm.sh" -t $((secs + 900)) \
 	"$NVMET_MEM_TOP/selftests/guest/mem_torture.sh" $((secs / 4))
+for tr in loop tcp; do
+	"$NVMET_MEM_TOP/scripts/vm.sh" -t $((fuzz / 10 + 900)) \
+		"$NVMET_MEM_TOP/selftests/guest/mem_fuzz.sh" "$tr" "$fuzz"
+done

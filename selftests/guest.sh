@@ -26,6 +26,8 @@ TESTS=(
 	mem_nodata
 	"mem_nodata_leak tcp"
 	mem_oom
+	"mem_fuzz loop"
+	"mem_fuzz tcp"
 	mem_inline
 	mem_torture
 	mem_lockfree

@@ -3,7 +3,8 @@
 # Transport plumbing for the guest tests; source it after lib.sh.
 #
 #   export_port TRANSPORT NQN PORTID   an nvmet port that exports NQN
-#   connect_port TRANSPORT NQN PORTID  nvme connect to it; sets DEV
+#   connect_port TRANSPORT NQN PORTID [KATO]  nvme connect to it (keep-alive
+#                                      timeout KATO seconds if given); sets DEV
 #   check_transport TRANSPORT NQN PORTID  after >= 16 MiB of I/O: assert
 #                                      that it went where the transport says
 #
@@ -225,10 +226,12 @@ export_port() {
 		msg "$tr port $3: $(cat "$p/addr_trtype") $(cat "$p/addr_traddr"):$(cat "$p/addr_trsvcid")"
 }
 
-# connect_port TRANSPORT NQN PORTID: connect the host to the port; sets DEV
-# to the namespace's block device. The disconnect runs at exit.
+# connect_port TRANSPORT NQN PORTID [KATO]: connect the host to the port;
+# sets DEV to the namespace's block device. KATO: the keep-alive timeout in
+# seconds (nvme connect -k), else the kernel's default (5 s). The
+# disconnect runs at exit.
 connect_port() {
-	local tr=$1 nqn=$2 p="$CFS/ports/$3" i cmd out
+	local tr=$1 nqn=$2 p="$CFS/ports/$3" kato=${4:-} i cmd out
 	[ -d "$p" ] || fail "no port $3"
 	case $tr in
 	loop) cmd=(nvme connect -t loop -n "$nqn") ;;
@@ -240,6 +243,7 @@ connect_port() {
 		;;
 	*) fail "unknown transport '$tr'" ;;
 	esac
+	[ -z "$kato" ] || cmd+=(-k "$kato")
 	cleanup_add "nvme disconnect -n '$nqn'"
 	out=$("${cmd[@]}" 2>&1) || fail "${cmd[*]}: $out"
 	for i in $(seq 1 200); do
