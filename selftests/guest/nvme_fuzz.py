@@ -33,10 +33,11 @@ model's data. At the end the whole namespace is read back: the protected
 half byte for byte, the fuzz region wherever the model is sure.
 
 One deviation is tolerated and counted: Dataset Management's NR is bits
-07:00 of cdw10 (31:08 are reserved), but nvmet reads the whole dword
-(nvmet_dsm_len(), its backends and nvmet-mem alike), so a command with
-reserved bits set may complete as if NR were that large (usually Data SGL
-Length Invalid); the summary notes how many did.
+07:00 of cdw10 (31:08 are reserved), as nvmet-mem reads it, but nvmet's
+bdev and file backends read the whole dword (nvmet_dsm_len()), so with
+them a command with reserved bits set may complete as if NR were that
+large (usually Data SGL Length Invalid); either reading is accepted, and
+the summary notes how many completed the second way.
 
 A negative errno is acceptable only where the host driver rejects the
 command locally before sending it (non-zero flags, another NSID): those
