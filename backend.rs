@@ -83,9 +83,20 @@ impl ObjectTable {
         )
     }
 
-    pub(crate) fn add(&self, obj: Arc<MemObject>) -> Result {
-        self.objects.lock().push(obj, GFP_KERNEL)?;
+    /// Makes room for one more object, so that the [`ObjectTable::add`]
+    /// that follows cannot fail. configfs runs `make_group`, which calls
+    /// both, under its subsystem mutex: no other `add` comes in between.
+    pub(crate) fn reserve(&self) -> Result {
+        self.objects.lock().reserve(1, GFP_KERNEL)?;
         Ok(())
+    }
+
+    /// Enters `obj` in the room made by [`ObjectTable::reserve`].
+    pub(crate) fn add(&self, obj: Arc<MemObject>) -> Result {
+        self.objects
+            .lock()
+            .push_within_capacity(obj)
+            .map_err(|_| ENOMEM)
     }
 
     pub(crate) fn remove(&self, obj: &Arc<MemObject>) {

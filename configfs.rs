@@ -105,14 +105,17 @@ impl configfs::GroupOperations for Root {
         };
         let dir_name: CString = name.try_into()?;
         let obj = MemObject::new(name.try_into()?)?;
-        self.objects.add(obj.clone())?;
+        // The object enters the table last, once its group exists and
+        // nothing can fail any more (see `ObjectDir`).
+        self.objects.reserve()?;
         Ok(configfs::Group::new(
             dir_name,
             item_type,
             try_pin_init!(ObjectDir {
                 obj,
                 objects: self.objects.clone(),
-            }),
+            })
+            .pin_chain(|dir| dir.objects.add(dir.obj.clone())),
         ))
     }
 }
@@ -120,6 +123,20 @@ impl configfs::GroupOperations for Root {
 /// A memory object's directory. Dropped when configfs releases the
 /// directory after `rmdir`: the object leaves the table, and its pages
 /// are freed with its last reference.
+///
+/// The object enters the table as the last step of the directory's
+/// initializer, once the group that configfs gets is allocated, and leaves
+/// it when the directory is dropped. So an object is in the table only
+/// while its directory exists or is being attached: if the group cannot be
+/// allocated, it never entered; if configfs then fails to attach the
+/// directory (its dentries and inodes), configfs drops the group before
+/// `mkdir` returns, as it does on `rmdir`. configfs has no callback for
+/// the moment the directory is complete, so a namespace enabled in that
+/// window may bind to an object whose `mkdir` then fails; it serves it as
+/// it would after an `rmdir` (until disabled). A second `mkdir` of the
+/// name cannot interleave: the VFS holds the parent directory's lock
+/// across `mkdir` and `rmdir`, and configfs its subsystem mutex across
+/// `make_group`, so the table never holds two objects of one name.
 #[pin_data(PinnedDrop)]
 pub(crate) struct ObjectDir {
     obj: Arc<MemObject>,
