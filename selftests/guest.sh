@@ -20,6 +20,7 @@ TESTS=(
 	module_unload
 	mem_kunit
 	mem_bad_input
+	mem_mkdir_fail
 	mem_commands
 	mem_after_zoned
 	mem_persistence
