@@ -151,9 +151,12 @@ impl PinnedDrop for ObjectDir {
 }
 
 /// Parses a byte count: decimal digits with an optional binary suffix
-/// `K`, `M`, `G` or `T` (either case), surrounding white space ignored.
+/// `K`, `M`, `G` or `T` (either case), surrounding ASCII white space
+/// ignored.
 pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
-    let s = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+    let s = core::str::from_utf8(input)
+        .map_err(|_| EINVAL)?
+        .trim_ascii();
     let (digits, shift) = match s.as_bytes().last() {
         Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
         Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
@@ -168,8 +171,11 @@ pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
     n.checked_mul(1u64 << shift).ok_or(EINVAL)
 }
 
+/// Parses a decimal integer, surrounding ASCII white space ignored.
 fn parse_int(input: &[u8]) -> Result<i64> {
-    let s = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+    let s = core::str::from_utf8(input)
+        .map_err(|_| EINVAL)?
+        .trim_ascii();
     s.parse::<i64>().map_err(|_| EINVAL)
 }
 
@@ -398,6 +404,7 @@ mod tests {
         assert_eq!(parse_size(b"2K"), Ok(2048));
         assert_eq!(parse_size(b"1T"), Ok(1 << 40));
         assert_eq!(parse_size(b"0"), Ok(0));
+        assert_eq!(parse_size(b" \t8k \n"), Ok(8192));
     }
 
     #[test]
@@ -410,5 +417,19 @@ mod tests {
         assert!(parse_size(b"0x1000").is_err());
         assert!(parse_size(b"99999999999T").is_err());
         assert!(parse_size(b"18446744073709551616").is_err());
+        assert!(parse_size(b"17179869184G").is_err());
+        // white space other than ASCII is part of the value
+        assert!(parse_size("4096\u{a0}".as_bytes()).is_err());
+        assert!(parse_size("\u{3000}4096".as_bytes()).is_err());
+        assert!(parse_size(b"4096\0").is_err());
+        assert!(parse_size(b"\xff").is_err());
+    }
+
+    #[test]
+    fn ints() {
+        assert_eq!(parse_int(b" -1\n"), Ok(-1));
+        assert!(parse_int("0\u{a0}".as_bytes()).is_err());
+        assert!(parse_int(b"9223372036854775808").is_err());
+        assert!(parse_int(b"").is_err());
     }
 }
