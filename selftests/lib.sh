@@ -21,6 +21,16 @@ msg() { echo "# $*"; }
 fail() { echo "# FAIL: $*"; exit 1; }
 skip() { echo "# SKIP: $*"; exit $KSFT_SKIP; }
 
+# errno_matches ERRNO_NAME MESSAGE: MESSAGE words that errno.
+errno_matches() {
+	case "$1:$2" in
+	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | EBUSY:*"in use"* | ENODEV:*"No such device"* | \
+	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"* | \
+	EACCES:*"ermission denied"*) ;;
+	*) return 1 ;;
+	esac
+}
+
 # expect_errno ERRNO_NAME CMD...: CMD must fail, with the errno's message.
 expect_errno() {
 	local want=$1 err
@@ -28,12 +38,7 @@ expect_errno() {
 	if err=$("$@" 2>&1); then
 		fail "'$*' succeeded, expected $want"
 	fi
-	case "$want:$err" in
-	EINVAL:*"Invalid argument"* | EBUSY:*"busy"* | EBUSY:*"in use"* | ENODEV:*"No such device"* | \
-	ENOENT:*"No such file"* | ENOMEM:*"memory"* | EEXIST:*"exists"* | \
-	EACCES:*"ermission denied"*) ;;
-	*) fail "'$*' failed with '$err', expected $want" ;;
-	esac
+	errno_matches "$want" "$err" || fail "'$*' failed with '$err', expected $want"
 }
 
 # write_attr FILE VALUE: write without a shell redirection error hiding.

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# configfs bad input: every case is rejected with the right errno and a
-# kernel log line, and leaves every attribute exactly as it was.
+# configfs bad input, for every attribute of a memory object, the
+# subsystem's features file, and the namespace attributes the backend adds
+# or interprets (backend, device_path, enable): malformed, negative,
+# overflowing and huge numbers, units where none are taken, empty and
+# white-space-only values, non-ASCII white space, NUL bytes, non-UTF-8,
+# writes to read-only files, binding errors, and every change while the
+# object is bound. Each is rejected with the right errno and (for what the
+# module parses) a kernel log line, and leaves every attribute exactly as
+# it was. Then the accepted forms, objects with odd names, and a cap below
+# what is allocated.
 . "$(dirname "$0")/../lib.sh"
 load_mem
 obj=$MEMCFS/bad0
@@ -13,58 +21,133 @@ new_ns testnqn.bad 2
 ns1=$CFS/subsystems/testnqn.bad/namespaces/1
 ns2=$CFS/subsystems/testnqn.bad/namespaces/2
 
-state() { # all attributes of the objects and namespaces, in one process
-	grep -H . "$obj"/* "$MEMCFS"/bad1/* "$ns1"/{backend,device_path,enable} \
-		"$ns2"/{backend,device_path,enable} 2>&1
+# Each case runs without starting a process (a fork costs much in a TCG
+# guest): the writes and reads are the shell's builtins, and the kernel log
+# is read once at the end, cut into cases by a mark that each case writes
+# to it.
+errf=$(mktemp)
+cleanup_add "rm -f '$errf'"
+# put FILE VALUE [raw]: write VALUE and a newline (raw: printf's expansion
+# of VALUE, such as \0 and \xff, no newline); ERR: the error message
+put() {
+	local rc
+	if [ "${3:-}" = raw ]; then
+		# shellcheck disable=SC2059 # the format is the value
+		{ printf "$2" >"$1"; } 2>"$errf"
+	else
+		{ echo "$2" >"$1"; } 2>"$errf"
+	fi
+	rc=$?
+	ERR=
+	[ $rc = 0 ] || IFS= read -r ERR <"$errf"
+	return $rc
+}
+# state: STATE holds every attribute of both objects and both namespaces
+state() {
+	local f v
+	STATE=
+	for f in "$MEMCFS"/features "$obj"/* "$MEMCFS"/bad1/* \
+		"$ns1"/{backend,device_path,enable} "$ns2"/{backend,device_path,enable}; do
+		v=
+		IFS= read -r v <"$f"
+		STATE+="$f=$v"$'\n'
+	done
 }
 
-n=0
-# case ERRNO FILE VALUE: the write fails with ERRNO, logs, changes nothing.
-case_() {
-	local want=$1 file=$2 val=$3 before after
+n=0 mark="nvmet-mem-bad-input-$$-case-" logged=()
+# check ERRNO FILE VALUE [raw|nolog]: the write fails with ERRNO, logs
+# (unless nolog: nvmet's own parsing, which logs nothing), changes nothing.
+check() {
+	local want=$1 file=$2 val=$3 how=${4:-} before shown
 	n=$((n + 1))
-	before=$(state)
-	log_mark
-	expect_errno "$want" try_write "$file" "$val"
-	after=$(state)
-	[ "$before" = "$after" ] || fail "case $n ($file <- '$val') changed state"
-	case "$want:$file" in
-	EACCES:* | EBUSY:$CFS/*) ;; # permission bits; nvmet's own namespace attributes
-	*)
-		[ "$(log_since | grep -c -E 'nvmet(_mem)?: ')" -ge 1 ] ||
-			fail "case $n ($file <- '$val'): no kernel log line"
-		;;
+	if [ ${#val} -le 40 ]; then printf -v shown '%q' "$val"
+	else printf -v shown '%q... (%d bytes)' "${val:0:12}" ${#val}; fi
+	shown="${file#/sys/kernel/config/} <- $shown"
+	state
+	before=$STATE
+	echo "$mark$n" >/dev/kmsg
+	if put "$file" "$val" "$how"; then
+		fail "case $n ($shown) succeeded, expected $want"
+	fi
+	errno_matches "$want" "$ERR" ||
+		fail "case $n ($shown) failed with '$ERR', expected $want"
+	state
+	[ "$before" = "$STATE" ] || fail "case $n ($shown) changed state"
+	case "$how:$want:$file" in
+	nolog:* | *:EACCES:* | *:EBUSY:$CFS/*) ;; # nvmet's own checks; permission bits
+	*) logged+=("$n") ;;
 	esac
-	msg "case $n: ${file#/sys/kernel/config/} <- '$val': $want"
+	msg "case $n: $shown: $want"
 }
+case_() { check "$1" "$2" "$3" "${4:-}"; } # VALUE, then a newline
+raw_() { check "$1" "$2" "$3" raw; }      # printf FORMAT, no newline
+# digits N: a number of N digits
+digits() { printf '9%.0s' $(seq 1 "$1"); }
 
-case_ EINVAL "$obj/size" abc
-case_ EINVAL "$obj/size" ""
-case_ EINVAL "$obj/size" 0
-case_ EINVAL "$obj/size" -4096
-case_ EINVAL "$obj/size" 1000
-case_ EINVAL "$obj/size" 12Q
-case_ EINVAL "$obj/size" 1.5G
-case_ EINVAL "$obj/size" 99999999999T
-case_ ENOMEM "$obj/size" 1T
-case_ EINVAL "$obj/blocksize" 1024
-case_ EINVAL "$obj/blocksize" abc
-case_ EINVAL "$obj/blocksize" 4096
-case_ EINVAL "$obj/numa_node" 7
-case_ EINVAL "$obj/numa_node" -2
-case_ EINVAL "$obj/numa_node" x
-case_ EINVAL "$obj/max_memory" 5000
-case_ EINVAL "$obj/max_memory" abc
-case_ ENOMEM "$obj/max_memory" 1T
-case_ EINVAL "$obj/nodata" 2
-case_ EINVAL "$obj/nodata" yes
+# size: bytes, a multiple of blocksize, at most RAM
+for v in abc "" " " $'\t' 0 -0 -4096 +4096 1000 12Q 1.5G 0x1000 1e6 \
+	"4096 4096" "4 096" 4KB 4KiB K 99999999999T 18446744073709551616 \
+	17179869184G 16777216T 18446744073709551615 "$(digits 5000)" \
+	$'\xff' $'4096\xff' $'4096\xc2\xa0' $'\xe3\x80\x804096'; do
+	case_ EINVAL "$obj/size" "$v"
+done
+raw_ EINVAL "$obj/size" '4096\0'
+raw_ EINVAL "$obj/size" '\0'
+raw_ EINVAL "$obj/size" '4096\0009'
+for v in 1T 16777215T 18446744073709551104; do
+	case_ ENOMEM "$obj/size" "$v"
+done
+
+# blocksize: 512 or 4096, size a multiple of it
+for v in 1024 0 -512 +1024 512.0 0x200 4k "" abc 4096 4294967808 \
+	"$(digits 20)" $'\xff' $'512\xc2\xa0'; do
+	case_ EINVAL "$obj/blocksize" "$v"
+done
+raw_ EINVAL "$obj/blocksize" '512\0'
+
+# numa_node: -1 or an online node (the guest has node 0 only)
+for v in 7 -2 x "" 1024 2147483647 2147483648 -2147483649 \
+	9223372036854775808 0x0 0.0 $'\xff' $'0\xc2\xa0'; do
+	case_ EINVAL "$obj/numa_node" "$v"
+done
+
+# max_memory: bytes, a multiple of the page size, at most RAM
+for v in 5000 4097 abc "" -4096 1.5M 99999999999T 18446744073709551616 \
+	"$(digits 5000)" $'\xff' $'4K\xc2\xa0'; do
+	case_ EINVAL "$obj/max_memory" "$v"
+done
+for v in 1T 18446744073709547520; do
+	case_ ENOMEM "$obj/max_memory" "$v"
+done
+
+# nodata: 0 or 1
+for v in 2 -1 yes true on "" 1.0 0x1 "$(digits 20)" $'\xff'; do
+	case_ EINVAL "$obj/nodata" "$v"
+done
+
+# read-only files
 case_ EACCES "$obj/allocated" 0
-case_ EINVAL "$ns1/backend" bogus
+case_ EACCES "$obj/allocated" ""
+case_ EACCES "$MEMCFS/features" x
 
-# binding errors
+# backend: a registered backend's name, exactly
+for v in bogus MEM "mem " " mem" mem0 $'\xff'; do
+	case_ EINVAL "$ns1/backend" "$v"
+done
+# device_path and enable are nvmet's: empty paths and non-booleans
+case_ EINVAL "$ns1/device_path" "" nolog
+for v in 2 maybe ""; do
+	case_ EINVAL "$ns1/enable" "$v" nolog
+done
+
+# binding errors: device_path must name an object exactly
 write_attr "$ns1/backend" mem
-write_attr "$ns1/device_path" nosuchobject
-case_ ENOENT "$ns1/enable" 1
+long=$(printf 'x%.0s' $(seq 1 4000))
+for p in nosuchobject "bad1 " " bad1" BAD1 bad bad1x ../bad1 bad1/ \
+	$'bad1\xff' "$long"; do
+	write_attr "$ns1/device_path" "$p" || fail "device_path $(printf '%q' "$p")"
+	case_ ENOENT "$ns1/enable" 1
+done
 mkdir "$MEMCFS/nosize" || fail "mkdir nosize"
 cleanup_add "rmdir '$MEMCFS/nosize'"
 write_attr "$ns1/device_path" nosize
@@ -75,17 +158,64 @@ write_attr "$ns2/backend" mem
 write_attr "$ns2/device_path" bad1
 case_ EBUSY "$ns2/enable" 1
 
-# changes while bound
-case_ EBUSY "$MEMCFS/bad1/size" 2M
-case_ EBUSY "$MEMCFS/bad1/blocksize" 4096
-case_ EBUSY "$MEMCFS/bad1/numa_node" 0
-case_ EBUSY "$MEMCFS/bad1/max_memory" 1M
-case_ EBUSY "$MEMCFS/bad1/nodata" 1
+# changes while bound, valid or not, to other values or the same
+for a in "size 2M" "size 1M" "size 1048576" "blocksize 4096" "blocksize 512" \
+	"numa_node 0" "numa_node -1" "max_memory 1M" "max_memory 0" \
+	"nodata 1" "nodata 0"; do
+	set -- $a
+	case_ EBUSY "$MEMCFS/bad1/$1" "$2"
+done
+case_ EINVAL "$MEMCFS/bad1/size" abc
+case_ EINVAL "$MEMCFS/bad1/blocksize" 1024
+case_ EACCES "$MEMCFS/bad1/allocated" 0
 case_ EBUSY "$ns1/backend" ""
+case_ EBUSY "$ns1/backend" mem
 case_ EBUSY "$ns1/device_path" bad0
+case_ EBUSY "$ns1/device_path" bad1
+state
+before=$STATE
+write_attr "$ns1/enable" 1 || fail "enable of an enabled namespace"
+state
+[ "$before" = "$STATE" ] || fail "enable of an enabled namespace changed state"
+write_attr "$ns1/enable" 0
+
+# what is accepted: surrounding ASCII white space, suffixes in either case
+ok() { # ok FILE VALUE READBACK
+	local v
+	put "$1" "$2" || fail "${1#"$MEMCFS"/} <- '$2' refused: $ERR"
+	IFS= read -r v <"$1"
+	[ "$v" = "$3" ] || fail "${1#"$MEMCFS"/} <- '$2' reads back $v, expected $3"
+}
+o=$MEMCFS/bad1
+ok "$o/size" " 8192 " 8192
+ok "$o/size" $'\t4k' 4096
+ok "$o/size" 2m 2097152
+ok "$o/size" 1G 1073741824
+ok "$o/size" 1M 1048576
+ok "$o/blocksize" " 4096" 4096
+ok "$o/blocksize" 512 512
+ok "$o/numa_node" 0 0
+ok "$o/numa_node" " -1 " -1
+ok "$o/max_memory" 8k 8192
+ok "$o/max_memory" 0 0
+ok "$o/nodata" " 1" 1
+ok "$o/nodata" 0 0
+msg "accepted forms read back normalised"
+
+# objects with odd names (non-UTF-8, longer than configfs' inline name)
+# bind by exactly those bytes
+for name in $'odd\xff\xfe' "$(printf 'n%.0s' $(seq 1 200))"; do
+	mkdir "$MEMCFS/$name" || fail "mkdir $(printf '%q' "$name")"
+	write_attr "$MEMCFS/$name/size" 1M || fail "size of $(printf '%q' "$name")"
+	write_attr "$ns2/device_path" "$name"
+	write_attr "$ns2/enable" 1 || fail "enable on $(printf '%q' "$name")"
+	expect_errno EBUSY try_write "$MEMCFS/$name/size" 2M
+	write_attr "$ns2/enable" 0
+	rmdir "$MEMCFS/$name" || fail "rmdir $(printf '%q' "$name")"
+done
+msg "objects with a non-UTF-8 and a 200-byte name bind"
 
 # a cap below what is allocated
-write_attr "$ns1/enable" 0
 export_loop testnqn.bad 21
 write_attr "$ns1/enable" 1
 connect_loop testnqn.bad
@@ -94,5 +224,13 @@ dd if=/dev/urandom of="$DEV" bs=64k count=4 oflag=direct status=none || fail "wr
 nvme disconnect -n testnqn.bad >/dev/null
 write_attr "$ns1/enable" 0
 case_ EINVAL "$MEMCFS/bad1/max_memory" 128K
-msg "$n bad inputs rejected"
-[ $n -ge 15 ] || fail "only $n cases"
+
+# every case that the module or nvmet refused after parsing logged a line
+missing=$(dmesg | awk -v mark="$mark" -v need="${logged[*]}" '
+	BEGIN { split(need, l, " "); for (i in l) want[l[i]] = 1 }
+	index($0, mark) { c = substr($0, index($0, mark) + length(mark)); seen[c] = 1; next }
+	c != "" && /nvmet(_mem)?: / { got[c] = 1 }
+	END { for (k in want) if (!(k in got)) printf "%s%s", k, (k in seen ? " " : "(mark lost) ") }')
+[ -z "$missing" ] || fail "no kernel log line for case(s) $missing"
+msg "$n bad inputs rejected, ${#logged[@]} with a kernel log line"
+[ $n -ge 120 ] || fail "only $n cases"
