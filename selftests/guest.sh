@@ -21,6 +21,7 @@ TESTS=(
 	mem_kunit
 	mem_bad_input
 	mem_mkdir_fail
+	mem_configfs_races
 	mem_commands
 	mem_after_zoned
 	mem_persistence
