@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # configfs bad input, for every attribute of a memory object, the
-# subsystem's features file, and the namespace attributes the backend adds
-# or interprets (backend, device_path, enable): malformed, negative,
-# overflowing and huge numbers, units where none are taken, empty and
-# white-space-only values, non-ASCII white space, NUL bytes, non-UTF-8,
-# writes to read-only files, binding errors, and every change while the
-# object is bound. Each is rejected with the right errno and (for what the
-# module parses) a kernel log line, and leaves every attribute exactly as
-# it was. Then the accepted forms, objects with odd names, and a cap below
-# what is allocated.
+# subsystem's features and reserve_memory files, and the namespace
+# attributes the backend adds or interprets (backend, device_path, enable):
+# malformed, negative, overflowing and huge numbers, units where none are
+# taken, empty and white-space-only values, non-ASCII white space, NUL
+# bytes, non-UTF-8, writes to read-only files, binding errors, and every
+# change while the object is bound. Each is rejected with the right errno
+# and (for what the module parses) a kernel log line, and leaves every
+# attribute exactly as it was. Then the accepted forms, objects with odd
+# names, and a cap below what is allocated.
 . "$(dirname "$0")/../lib.sh"
 load_mem
 obj=$MEMCFS/bad0
@@ -46,7 +46,7 @@ put() {
 state() {
 	local f v
 	STATE=
-	for f in "$MEMCFS"/features "$obj"/* "$MEMCFS"/bad1/* \
+	for f in "$MEMCFS"/features "$MEMCFS"/reserve_memory "$obj"/* "$MEMCFS"/bad1/* \
 		"$ns1"/{backend,device_path,enable} "$ns2"/{backend,device_path,enable}; do
 		v=
 		IFS= read -r v <"$f"
@@ -124,6 +124,19 @@ done
 for v in 2 -1 yes true on "" 1.0 0x1 "$(digits 20)" $'\xff'; do
 	case_ EINVAL "$obj/nodata" "$v"
 done
+
+# reserve_memory (module-wide): bytes, at most RAM
+for v in abc "" " " -1 -4096 1.5G 0x1000 4KB 1T 99999999999T \
+	18446744073709551616 "$(digits 5000)" $'\xff' $'4K\xc2\xa0'; do
+	case_ EINVAL "$MEMCFS/reserve_memory" "$v"
+done
+raw_ EINVAL "$MEMCFS/reserve_memory" '4096\0'
+# accepted: rounded up to whole pages; restored
+res=$(cat "$MEMCFS/reserve_memory")
+cleanup_add "echo $res > '$MEMCFS/reserve_memory'"
+put "$MEMCFS/reserve_memory" 4097 || fail "reserve_memory 4097: $ERR"
+[ "$(cat "$MEMCFS/reserve_memory")" = 8192 ] || fail "reserve_memory 4097 reads $(cat "$MEMCFS/reserve_memory")"
+put "$MEMCFS/reserve_memory" "$res" || fail "restoring reserve_memory: $ERR"
 
 # read-only files
 case_ EACCES "$obj/allocated" 0
