@@ -44,7 +44,6 @@ TESTS=(
 	mem_remove_under_io
 	mem_fault_injection
 	mem_races
-	mem_soak
 	brd_loop
 	file_loop
 	"transport_data rdma mem 512"
