@@ -12,8 +12,12 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::{Namespace, NamespaceRef};
+use crate::ffi::{Namespace, NamespaceRef, PerCpuCounters};
+use crate::inject::Rules;
+use crate::io::Command;
+use crate::nvme::Status;
 use crate::store::{Limits, Store};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::page::PAGE_SHIFT;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -36,14 +40,75 @@ pub(crate) struct Settings {
     pub(crate) bound: Option<u32>,
 }
 
-/// A memory object: settings and pages.
+/// An object's statistics counters (see [`MemObject::stats`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Stat {
+    // Commands completed, by opcode; the order of `Command`.
+    Read,
+    Write,
+    Compare,
+    WriteZeroes,
+    Dsm,
+    Verify,
+    Flush,
+    /// Commands with an opcode the backend does not serve.
+    Other,
+    ReadBytes,
+    WriteBytes,
+    /// Commands completed with an error status, injected ones included.
+    Errors,
+    /// Commands failed by an error injection rule.
+    Injected,
+}
+
+/// The number of [`Stat`] counters.
+pub(crate) const NR_STATS: usize = Stat::Injected as usize + 1;
+
+/// Names of the counters in the `stats` attribute, in [`Stat`] order.
+pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
+    "read_commands",
+    "write_commands",
+    "compare_commands",
+    "write_zeroes_commands",
+    "dsm_commands",
+    "verify_commands",
+    "flush_commands",
+    "other_commands",
+    "read_bytes",
+    "write_bytes",
+    "errors",
+    "injected_errors",
+];
+
+impl From<Command> for Stat {
+    fn from(cmd: Command) -> Self {
+        match cmd {
+            Command::Read => Stat::Read,
+            Command::Write => Stat::Write,
+            Command::Compare => Stat::Compare,
+            Command::WriteZeroes => Stat::WriteZeroes,
+            Command::Dsm => Stat::Dsm,
+            Command::Verify => Stat::Verify,
+            Command::Flush => Stat::Flush,
+        }
+    }
+}
+
+/// A memory object: settings, pages, error injection rules, statistics.
 #[pin_data]
 pub(crate) struct MemObject {
     pub(crate) name: CString,
     #[pin]
     pub(crate) settings: Mutex<Settings>,
+    /// `settings.size`, for the command path, which takes no lock: it
+    /// changes while a namespace is bound only by an online resize.
+    size: AtomicU64,
     #[pin]
     pub(crate) store: Store,
+    #[pin]
+    pub(crate) rules: Rules,
+    /// Counted per CPU, so commands on different CPUs share no line.
+    pub(crate) stats: PerCpuCounters<NR_STATS>,
 }
 
 impl MemObject {
@@ -59,10 +124,49 @@ impl MemObject {
                     nodata: false,
                     bound: None,
                 }),
+                size: AtomicU64::new(0),
                 store <- Store::new(),
+                rules <- Rules::new(),
+                stats: PerCpuCounters::new()?,
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The namespace size in bytes, without locking.
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Sets the size to `new` bytes; `s` is the locked settings. Data
+    /// beyond a smaller size is dropped; a larger size reads zeroes beyond
+    /// the old end. A bound namespace sees it when nvmet revalidates it.
+    pub(crate) fn resize(&self, s: &mut Settings, new: u64) {
+        let old = s.size;
+        if new < old {
+            // Commands see the new end first: none writes beyond it once
+            // the store drops what lies there.
+            self.size.store(new, Ordering::Relaxed);
+            self.store.resize(old, new);
+        } else {
+            self.store.resize(old, new);
+            self.size.store(new, Ordering::Relaxed);
+        }
+        s.size = new;
+    }
+
+    /// Counts a command completed with `status`, `bytes` moved.
+    pub(crate) fn count(&self, stat: Stat, status: Status, bytes: u64) {
+        self.stats.add(stat as usize, 1);
+        if status != 0 {
+            self.stats.add(Stat::Errors as usize, 1);
+        } else if bytes != 0 {
+            let moved = match stat {
+                Stat::Read => Stat::ReadBytes,
+                _ => Stat::WriteBytes,
+            };
+            self.stats.add(moved as usize, bytes);
+        }
     }
 }
 
@@ -120,8 +224,6 @@ pub(crate) struct Binding {
     obj: Arc<MemObject>,
     /// log2 of the logical block size.
     pub(crate) shift: u32,
-    /// Namespace size in logical blocks.
-    pub(crate) nblocks: u64,
     /// Where and how much to allocate.
     pub(crate) limits: Limits,
     /// Read and Write move no data.
@@ -131,6 +233,15 @@ pub(crate) struct Binding {
 impl Binding {
     pub(crate) fn store(&self) -> &Store {
         &self.obj.store
+    }
+
+    pub(crate) fn object(&self) -> &MemObject {
+        &self.obj
+    }
+
+    /// Namespace size in logical blocks, now (see [`MemObject::resize`]).
+    pub(crate) fn nblocks(&self) -> u64 {
+        self.obj.size() >> self.shift
     }
 }
 
@@ -166,7 +277,6 @@ pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>
             Binding {
                 obj: obj.clone(),
                 shift,
-                nblocks: s.size >> shift,
                 limits: Limits {
                     nid: s.numa_node,
                     max_pages: (s.max_memory >> PAGE_SHIFT) as usize,
@@ -182,11 +292,11 @@ pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>
         "nsid {}: serving {:?}: {} blocks of {} bytes{}\n",
         nsid,
         path,
-        bound.nblocks,
+        bound.nblocks(),
         1u32 << bound.shift,
         if bound.nodata { ", no data" } else { "" }
     );
-    ns.set_geometry(bound.nblocks << bound.shift, bound.shift);
+    ns.set_geometry(bound.nblocks() << bound.shift, bound.shift);
     ns.set_data(bound);
     Ok(())
 }
@@ -204,4 +314,12 @@ pub(crate) fn used_blocks(ns: &NamespaceRef<'_, KBox<Binding>>) -> u64 {
     ns.data().map_or(0, |b| {
         (b.store().used_pages() as u64) << (PAGE_SHIFT as u32 - b.shift)
     })
+}
+
+/// nvmet's `revalidate`: report the object's current size, so that an
+/// online resize reaches the hosts (nvmet compares and announces it).
+pub(crate) fn revalidate(ns: &NamespaceRef<'_, KBox<Binding>>) {
+    if let Some(b) = ns.data() {
+        ns.set_size(b.nblocks() << b.shift);
+    }
 }

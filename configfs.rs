@@ -15,8 +15,9 @@
 //! stays generic, and the module can be used without patching configfs
 //! attribute lists into nvmet for each backend.
 
-use crate::backend::{MemObject, ObjectTable, Settings};
+use crate::backend::{MemObject, ObjectTable, Settings, NR_STATS, STAT_NAMES};
 use crate::ffi::{node_valid, totalram_bytes};
+use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS};
 use crate::store::RESERVE_PAGES;
 use core::sync::atomic::Ordering;
 use kernel::configfs::{self, AttributeOperations};
@@ -54,7 +55,9 @@ impl AttributeOperations<0> for Root {
 
     fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
-        w.write_str("size,blocksize,numa_node,max_memory,allocated,nodata\n")?;
+        w.write_str(
+            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error\n",
+        )?;
         Ok(w.bytes_written())
     }
 }
@@ -94,6 +97,7 @@ impl configfs::GroupOperations for Root {
         let item_type = configfs_attrs! {
             container: configfs::Group<ObjectDir>,
             data: ObjectDir,
+            child: RuleDir,
             attributes: [
                 size: 0,
                 blocksize: 1,
@@ -101,6 +105,7 @@ impl configfs::GroupOperations for Root {
                 max_memory: 3,
                 allocated: 4,
                 nodata: 5,
+                stats: 6,
             ],
         };
         let dir_name: CString = name.try_into()?;
@@ -171,6 +176,25 @@ pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
     n.checked_mul(1u64 << shift).ok_or(EINVAL)
 }
 
+/// The largest namespace: nvmet keeps the size in bytes in a `loff_t`.
+const MAX_SIZE: u64 = i64::MAX as u64 & !4095;
+
+/// Parses an unsigned number, decimal or hexadecimal with `0x`,
+/// surrounding ASCII white space ignored.
+fn parse_u64(input: &[u8]) -> Result<u64> {
+    let s = core::str::from_utf8(input)
+        .map_err(|_| EINVAL)?
+        .trim_ascii();
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (s, 10),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EINVAL);
+    }
+    u64::from_str_radix(digits, radix).map_err(|_| EINVAL)
+}
+
 /// Parses a decimal integer, surrounding ASCII white space ignored.
 fn parse_int(input: &[u8]) -> Result<i64> {
     let s = core::str::from_utf8(input)
@@ -223,9 +247,17 @@ impl AttributeOperations<0> for ObjectDir {
             );
         };
         let mut s = this.obj.settings.lock();
-        refuse_if_bound(this, "size", &s)?;
         if size == 0 {
             return refuse!(this, "size", EINVAL, "must not be zero");
+        }
+        if size > MAX_SIZE {
+            return refuse!(
+                this,
+                "size",
+                EINVAL,
+                "above the {} bytes nvmet can serve",
+                MAX_SIZE
+            );
         }
         if size & u64::from(s.block_size - 1) != 0 {
             return refuse!(
@@ -237,21 +269,19 @@ impl AttributeOperations<0> for ObjectDir {
             );
         }
         let ram = totalram_bytes();
-        if size > ram {
+        if size > ram && s.max_memory == 0 {
             return refuse!(
                 this,
                 "size",
                 ENOMEM,
-                "{} bytes is more than the {} bytes of RAM",
+                "{} bytes is more than the {} bytes of RAM (set max_memory first for a thin namespace)",
                 size,
                 ram
             );
         }
-        if size < s.size {
-            // Shrinking: what lies beyond the new end is gone.
-            this.obj.store.discard(size, s.size - size);
-        }
-        s.size = size;
+        // Shrinking drops what lies beyond the new end; a bound namespace
+        // takes the new size when nvmet revalidates it.
+        this.obj.resize(&mut s, size);
         Ok(())
     }
 }
@@ -356,6 +386,15 @@ impl AttributeOperations<3> for ObjectDir {
                 used
             );
         }
+        if cap == 0 && s.size > ram {
+            return refuse!(
+                this,
+                "max_memory",
+                EINVAL,
+                "size {} is more than RAM: a cap is needed",
+                s.size
+            );
+        }
         s.max_memory = cap;
         Ok(())
     }
@@ -391,6 +430,294 @@ impl AttributeOperations<5> for ObjectDir {
     }
 }
 
+#[vtable]
+impl AttributeOperations<6> for ObjectDir {
+    type Data = ObjectDir;
+
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        let mut w = kernel::str::Formatter::new(page);
+        for (i, name) in STAT_NAMES.iter().enumerate().take(NR_STATS) {
+            w.write_fmt(fmt!("{} {}\n", name, this.obj.stats.sum(i)))?;
+        }
+        let store = &this.obj.store;
+        w.write_fmt(fmt!("pages_allocated {}\n", store.allocated_pages()))?;
+        w.write_fmt(fmt!(
+            "pages_freed {}\n",
+            store
+                .allocated_pages()
+                .saturating_sub(store.used_pages() as u64)
+        ))?;
+        Ok(w.bytes_written())
+    }
+}
+
+#[vtable]
+impl configfs::GroupOperations for ObjectDir {
+    type Child = RuleDir;
+
+    fn make_group(&self, name: &CStr) -> Result<impl PinInit<configfs::Group<RuleDir>, Error>> {
+        let item_type = configfs_attrs! {
+            container: configfs::Group<RuleDir>,
+            data: RuleDir,
+            attributes: [
+                commands: 0,
+                lba_start: 1,
+                lba_count: 2,
+                status: 3,
+                count: 4,
+                probability: 5,
+                enable: 6,
+                hits: 7,
+            ],
+        };
+        Ok(configfs::Group::new(
+            name.try_into()?,
+            item_type,
+            try_pin_init!(RuleDir {
+                rule: Rule::new()?,
+                obj: self.obj.clone(),
+            }),
+        ))
+    }
+}
+
+/// An error injection rule's directory, under its object's. The rule is
+/// in force from `enable` until it is disabled or the directory is
+/// released after `rmdir`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct RuleDir {
+    rule: Arc<Rule>,
+    obj: Arc<MemObject>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for RuleDir {
+    fn drop(self: Pin<&mut Self>) {
+        self.obj.rules.disable(&self.rule);
+    }
+}
+
+/// Logs why a write to `attr` of a rule was refused and returns `err`.
+fn refuse_rule(this: &RuleDir, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
+    pr_err!("{:?}: rule {}: {}\n", &*this.obj.name, attr, why);
+    Err(err)
+}
+
+/// Changes a setting of a disabled rule with `set`, which returns an
+/// explanation if the value is refused.
+fn set_rule(
+    this: &RuleDir,
+    attr: &str,
+    set: impl FnOnce(&mut RuleSettings) -> Result<(), &'static str>,
+) -> Result {
+    let mut s = this.rule.settings.lock();
+    if s.enabled {
+        return refuse_rule(this, attr, EBUSY, format_args!("disable the rule first"));
+    }
+    let mut new = *s;
+    if let Err(why) = set(&mut new) {
+        return refuse_rule(this, attr, EINVAL, format_args!("{}", why));
+    }
+    *s = new;
+    this.rule.set_remaining(s.count);
+    Ok(())
+}
+
+#[vtable]
+impl AttributeOperations<0> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        let commands = this.rule.settings.lock().commands;
+        let mut w = kernel::str::Formatter::new(page);
+        if commands == ALL_COMMANDS {
+            w.write_str("all\n")?;
+            return Ok(w.bytes_written());
+        }
+        let mut sep = "";
+        for (name, cmd) in COMMANDS {
+            if commands & command_bit(cmd) != 0 {
+                w.write_fmt(fmt!("{}{}", sep, name))?;
+                sep = ",";
+            }
+        }
+        w.write_str("\n")?;
+        Ok(w.bytes_written())
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let parsed = parse_commands(page);
+        set_rule(this, "commands", |s| {
+            s.commands = parsed.ok_or(
+                "a comma-separated list of read, write, compare, write_zeroes, dsm, verify, flush, or all",
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Parses a list of command names separated by commas, or `all`.
+fn parse_commands(input: &[u8]) -> Option<u32> {
+    let s = core::str::from_utf8(input).ok()?.trim_ascii();
+    if s == "all" {
+        return Some(ALL_COMMANDS);
+    }
+    let mut mask = 0;
+    for word in s.split(',') {
+        let (_, cmd) = COMMANDS
+            .iter()
+            .find(|(name, _)| *name == word.trim_ascii())?;
+        mask |= command_bit(*cmd);
+    }
+    Some(mask)
+}
+
+#[vtable]
+impl AttributeOperations<1> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.settings.lock().lba_start)
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let v = parse_u64(page);
+        set_rule(this, "lba_start", |s| {
+            s.lba_start = v.map_err(|_| "not a number")?;
+            Ok(())
+        })
+    }
+}
+
+#[vtable]
+impl AttributeOperations<2> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.settings.lock().lba_count)
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let v = parse_u64(page);
+        set_rule(this, "lba_count", |s| {
+            s.lba_count = v.map_err(|_| "not a number (0: to the end)")?;
+            Ok(())
+        })
+    }
+}
+
+#[vtable]
+impl AttributeOperations<3> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        let mut w = kernel::str::Formatter::new(page);
+        w.write_fmt(fmt!("{:#x}\n", this.rule.settings.lock().status))?;
+        Ok(w.bytes_written())
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let v = parse_u64(page);
+        set_rule(this, "status", |s| {
+            s.status = match v {
+                // SCT and SC, with or without DNR (bit 14): not success,
+                // and nothing in bits 15:11 but DNR.
+                Ok(st) if st & 0x7ff != 0 && st & !0x47ff == 0 => st as u16,
+                _ => return Err("an NVMe status (SCT << 8 | SC), plus 0x4000 for DNR"),
+            };
+            Ok(())
+        })
+    }
+}
+
+#[vtable]
+impl AttributeOperations<4> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.remaining())
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let v = parse_int(page);
+        set_rule(this, "count", |s| {
+            s.count = match v {
+                Ok(n) if n >= -1 => n,
+                _ => return Err("-1 (every match) or the number of matches to fail"),
+            };
+            Ok(())
+        })
+    }
+}
+
+#[vtable]
+impl AttributeOperations<5> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.settings.lock().probability)
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let v = parse_int(page);
+        set_rule(this, "probability", |s| {
+            s.probability = match v {
+                Ok(p @ 1..=100) => p as u32,
+                _ => return Err("a percentage, 1 to 100"),
+            };
+            Ok(())
+        })
+    }
+}
+
+#[vtable]
+impl AttributeOperations<6> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, u8::from(this.rule.settings.lock().enabled))
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let enable = match parse_int(page) {
+            Ok(0) => false,
+            Ok(1) => true,
+            _ => return refuse_rule(this, "enable", EINVAL, format_args!("must be 0 or 1")),
+        };
+        let mut s = this.rule.settings.lock();
+        if enable == s.enabled {
+            return Ok(());
+        }
+        if !enable {
+            this.obj.rules.disable(&this.rule);
+            s.enabled = false;
+            return Ok(());
+        }
+        if s.status == 0 {
+            return refuse_rule(this, "enable", EINVAL, format_args!("set status first"));
+        }
+        if s.commands == 0 {
+            return refuse_rule(this, "enable", EINVAL, format_args!("no commands"));
+        }
+        this.rule.set_remaining(s.count);
+        s.enabled = true;
+        if let Err(e) = this.obj.rules.enable(&this.rule, *s) {
+            s.enabled = false;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<7> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.hits())
+    }
+}
+
 #[kunit_tests(nvmet_mem_configfs)]
 mod tests {
     use super::*;
@@ -423,6 +750,23 @@ mod tests {
         assert!(parse_size("\u{3000}4096".as_bytes()).is_err());
         assert!(parse_size(b"4096\0").is_err());
         assert!(parse_size(b"\xff").is_err());
+    }
+
+    #[test]
+    fn numbers_and_commands() {
+        assert_eq!(parse_u64(b"0x4281\n"), Ok(0x4281));
+        assert_eq!(parse_u64(b"17"), Ok(17));
+        assert!(parse_u64(b"0x").is_err());
+        assert!(parse_u64(b"-1").is_err());
+        assert!(parse_u64(b"12ab").is_err());
+        assert_eq!(parse_commands(b"all\n"), Some(ALL_COMMANDS));
+        assert_eq!(
+            parse_commands(b"read,write"),
+            Some(command_bit(crate::io::Command::Read) | command_bit(crate::io::Command::Write))
+        );
+        assert_eq!(parse_commands(b"read,,write"), None);
+        assert_eq!(parse_commands(b"reads"), None);
+        assert_eq!(parse_commands(b""), None);
     }
 
     #[test]

@@ -65,6 +65,18 @@ extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
     }
 }
 
+/// nvmet's `revalidate` operation: update the namespace's size.
+#[no_mangle]
+extern "C" fn nvmet_mem_rs_revalidate(ns: *mut RawNs) {
+    if let Some(ptr) = NonNull::new(ns) {
+        // SAFETY: nvmet revalidates an enabled namespace of this backend,
+        // holding the subsystem lock (configfs `revalidate_size`) or a
+        // reference (Identify Namespace), so it stays enabled meanwhile.
+        let ns = unsafe { NamespaceRef::<KBox<Binding>>::from_raw(ptr) };
+        backend::revalidate(&ns);
+    }
+}
+
 /// Wraps a request that nvmet passes to this backend.
 ///
 /// # Safety

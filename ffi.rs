@@ -13,12 +13,15 @@
 //!   and of an I/O command;
 //! - [`page`]: store pages (counted page references) and the index that
 //!   holds them, with the lock-free lookup of brd;
-//! - [`sg`]: a cursor over a command's data buffer.
+//! - [`sg`]: a cursor over a command's data buffer;
+//! - [`counters`]: per-CPU statistics counters.
 
+pub(crate) mod counters;
 pub(crate) mod nvmet;
 pub(crate) mod page;
 pub(crate) mod sg;
 
+pub(crate) use counters::PerCpuCounters;
 pub(crate) use nvmet::{ExecuteFn, Namespace, NamespaceRef, RawNs, RawReq, Registration, Request};
 pub(crate) use page::{Inserted, PageIndex, StorePage};
 pub(crate) use sg::SgCursor;
@@ -30,6 +33,7 @@ extern "C" {
     fn nvmet_mem_available_pages() -> usize;
     fn nvmet_mem_node_valid(nid: c_int) -> bool;
     fn nvmet_mem_cond_resched();
+    fn nvmet_mem_random_below(ceil: u32) -> u32;
 }
 
 /// Bytes of RAM the kernel manages.
@@ -56,4 +60,14 @@ pub(crate) fn cond_resched() {
     // SAFETY: `cond_resched` may sleep; every caller runs in process
     // context without spinlocks held (see the callers' documentation).
     unsafe { nvmet_mem_cond_resched() }
+}
+
+/// A uniformly distributed random number in `[0, ceil)`; 0 if `ceil` is 0.
+/// Any context.
+pub(crate) fn random_below(ceil: u32) -> u32 {
+    if ceil == 0 {
+        return 0;
+    }
+    // SAFETY: `get_random_u32_below` takes any non-zero bound.
+    unsafe { nvmet_mem_random_below(ceil) }
 }

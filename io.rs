@@ -18,7 +18,7 @@
 //! (which may visit many pages) hand themselves to nvmet's workqueue and
 //! run again from there. Other transports call execute in process context.
 
-use crate::backend::Binding;
+use crate::backend::{Binding, Stat};
 use crate::ffi::Request;
 use crate::nvme::*;
 use crate::store::WriteError;
@@ -29,6 +29,7 @@ pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
 
 /// The commands this backend serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 pub(crate) enum Command {
     Read,
     Write,
@@ -39,9 +40,13 @@ pub(crate) enum Command {
     Flush,
 }
 
-/// nvmet's `parse_io_cmd`: the command to execute, or Invalid Opcode.
+/// nvmet's `parse_io_cmd`: the command to execute, or the status to fail
+/// it with: Invalid Opcode, or the status of an error injection rule
+/// that fires for it (see [`crate::inject`]), so that nothing of it is
+/// executed. nvmet parses a command once, so a rule counts it once even
+/// if it is deferred.
 pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
-    Ok(match req.opcode() {
+    let cmd = match req.opcode() {
         OP_READ => Command::Read,
         OP_WRITE => Command::Write,
         OP_COMPARE => Command::Compare,
@@ -49,8 +54,36 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
         OP_DSM => Command::Dsm,
         OP_VERIFY => Command::Verify,
         OP_FLUSH => Command::Flush,
-        _ => return Err(req.invalid_opcode()),
-    })
+        _ => {
+            let status = req.invalid_opcode();
+            if let Some(b) = req.data() {
+                b.object().count(Stat::Other, status, 0);
+            }
+            return Err(status);
+        }
+    };
+    let Some(b) = req.data().filter(|b| b.object().rules.any()) else {
+        return Ok(cmd);
+    };
+    let range = match cmd {
+        Command::Flush | Command::Dsm => None,
+        // Out of range: not injected; execute reports LBA Out of Range.
+        _ => match lba_range(req.slba(), req.nlb().into(), b.nblocks(), b.shift) {
+            Some(_) => Some((req.slba(), u64::from(req.nlb()))),
+            None => return Ok(cmd),
+        },
+    };
+    let obj = b.object();
+    let Some((status, lba)) = obj.rules.check(cmd, range) else {
+        return Ok(cmd);
+    };
+    match range {
+        Some(_) => req.set_error(LOC_CDW10, lba),
+        None => req.set_error(LOC_OPCODE, 0),
+    }
+    obj.stats.add(Stat::Injected as usize, 1);
+    obj.count(cmd.into(), status, 0);
+    Err(status)
 }
 
 /// Byte range `[start, start + len)` of LBAs `[slba, slba + nlb)`, or `None`
@@ -83,7 +116,7 @@ fn located(req: &Req<'_>, status: Status, lba: u64) -> Status {
 /// The command's byte range, or LBA Out of Range with the error located.
 fn range(req: &Req<'_>, b: &Binding) -> Result<(u64, u64), Status> {
     let slba = req.slba();
-    lba_range(slba, req.nlb().into(), b.nblocks, b.shift)
+    lba_range(slba, req.nlb().into(), b.nblocks(), b.shift)
         .ok_or_else(|| located(req, SC_LBA_RANGE | SC_DNR, slba))
 }
 
@@ -114,6 +147,21 @@ fn status(res: Result<(), Status>) -> Status {
     res.err().unwrap_or(SC_SUCCESS)
 }
 
+/// Completes `req` as `cmd` with the outcome `res`, counting it in the
+/// object's statistics; `bytes` is what a successful Read or Write moved.
+fn finish(req: Req<'_>, cmd: Command, res: Result<(), Status>, bytes: u64) {
+    let status = status(res);
+    if let Some(b) = req.data() {
+        b.object().count(cmd.into(), status, bytes);
+    }
+    req.complete(status);
+}
+
+/// The data length of a Read or Write, for the statistics.
+fn data_len(req: &Req<'_>) -> u64 {
+    req.data().map_or(0, |b| u64::from(req.nlb()) << b.shift)
+}
+
 pub(crate) fn execute_read(req: Req<'_>) {
     let Some(req) = with_block_data(req) else {
         return;
@@ -132,7 +180,8 @@ pub(crate) fn execute_read(req: Req<'_>) {
             .read(start, len as usize, &mut to)
             .map_err(|s| located(&req, s, req.slba()))
     });
-    req.complete(status(res));
+    let len = data_len(&req);
+    finish(req, Command::Read, res, len);
 }
 
 pub(crate) fn execute_write(req: Req<'_>) {
@@ -158,12 +207,13 @@ pub(crate) fn execute_write(req: Req<'_>) {
             }
         }
     });
+    let len = data_len(&req);
     match res {
-        Ok(()) => req.complete(SC_SUCCESS),
-        Err(Some(s)) => req.complete(s),
+        Ok(()) => finish(req, Command::Write, Ok(()), len),
+        Err(Some(s)) => finish(req, Command::Write, Err(s), 0),
         // Only with nowait: run it again where allocating may sleep.
         Err(None) if !may_sleep => req.defer(),
-        Err(None) => req.complete(SC_INTERNAL | SC_DNR),
+        Err(None) => finish(req, Command::Write, Err(SC_INTERNAL | SC_DNR), 0),
     }
 }
 
@@ -182,7 +232,7 @@ pub(crate) fn execute_compare(req: Req<'_>) {
             false => Err(SC_COMPARE_FAILED | SC_DNR),
         }
     });
-    req.complete(status(res));
+    finish(req, Command::Compare, res, 0);
 }
 
 pub(crate) fn execute_write_zeroes(req: Req<'_>) {
@@ -197,7 +247,7 @@ pub(crate) fn execute_write_zeroes(req: Req<'_>) {
         b.store().discard(start, len);
         Ok(())
     });
-    req.complete(status(res));
+    finish(req, Command::WriteZeroes, res, 0);
 }
 
 pub(crate) fn execute_dsm(req: Req<'_>) {
@@ -215,14 +265,14 @@ pub(crate) fn execute_dsm(req: Req<'_>) {
         }
         for i in 0..req.dsm_nr() {
             let (slba, nlb) = req.dsm_range(i)?;
-            let Some((start, len)) = lba_range(slba, nlb.into(), b.nblocks, b.shift) else {
+            let Some((start, len)) = lba_range(slba, nlb.into(), b.nblocks(), b.shift) else {
                 return Err(located(&req, SC_LBA_RANGE | SC_DNR, slba));
             };
             b.store().discard(start, len);
         }
         Ok(())
     });
-    req.complete(status(res));
+    finish(req, Command::Dsm, res, 0);
 }
 
 pub(crate) fn execute_verify(req: Req<'_>) {
@@ -232,7 +282,7 @@ pub(crate) fn execute_verify(req: Req<'_>) {
     let res = req
         .data()
         .map_or(Err(SC_INTERNAL | SC_DNR), |b| range(&req, b).map(|_| ()));
-    req.complete(status(res));
+    finish(req, Command::Verify, res, 0);
 }
 
 pub(crate) fn execute_flush(req: Req<'_>) {
@@ -240,7 +290,7 @@ pub(crate) fn execute_flush(req: Req<'_>) {
     let Some(req) = without_data(req) else {
         return;
     };
-    req.complete(SC_SUCCESS);
+    finish(req, Command::Flush, Ok(()), 0);
 }
 
 #[kunit_tests(nvmet_mem_io)]

@@ -22,7 +22,9 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
+#include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
@@ -58,6 +60,7 @@ static struct nvmet_backend_ops nvmet_mem_backend_ops = {
 	.enable			= nvmet_mem_rs_enable,
 	.disable		= nvmet_mem_rs_disable,
 	.parse_io_cmd		= nvmet_mem_rs_parse_io_cmd,
+	.revalidate		= nvmet_mem_rs_revalidate,
 	.identify_ns		= nvmet_mem_identify_ns,
 	.identify_cs_indep	= nvmet_mem_identify_cs_indep,
 };
@@ -95,6 +98,16 @@ void nvmet_mem_ns_set_geometry(struct nvmet_ns *ns, u64 size, u32 blksize_shift)
 {
 	ns->size = size;
 	ns->blksize_shift = blksize_shift;
+}
+
+/*
+ * The backend's revalidate: nvmet calls it from the namespace's
+ * revalidate_size attribute and from Identify Namespace, and announces a
+ * change of ns->size to the hosts.
+ */
+void nvmet_mem_ns_set_size(struct nvmet_ns *ns, u64 size)
+{
+	ns->size = size;
 }
 
 void *nvmet_mem_ns_data(const struct nvmet_ns *ns)
@@ -608,4 +621,37 @@ bool nvmet_mem_node_valid(int nid)
 {
 	return nid == NUMA_NO_NODE ||
 	       (nid >= 0 && nid < MAX_NUMNODES && node_online(nid));
+}
+
+u32 nvmet_mem_random_below(u32 ceil)
+{
+	return get_random_u32_below(ceil);
+}
+
+/* ---- per-CPU counters: an array of @n u64 per CPU ---- */
+
+u64 __percpu *nvmet_mem_counters_alloc(unsigned int n)
+{
+	return __alloc_percpu(n * sizeof(u64), sizeof(u64));
+}
+
+void nvmet_mem_counters_free(u64 __percpu *c)
+{
+	free_percpu(c);
+}
+
+/* any context: this_cpu_add() is safe against interrupts */
+void nvmet_mem_counters_add(u64 __percpu *c, unsigned int i, u64 v)
+{
+	this_cpu_add(c[i], v);
+}
+
+u64 nvmet_mem_counters_sum(u64 __percpu *c, unsigned int i)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(c, cpu)[i]);
+	return sum;
 }

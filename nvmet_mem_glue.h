@@ -23,6 +23,7 @@ int nvmet_mem_rs_enable(struct nvmet_ns *ns);
 void nvmet_mem_rs_disable(struct nvmet_ns *ns);
 u16 nvmet_mem_rs_parse_io_cmd(struct nvmet_req *req);
 u64 nvmet_mem_rs_used_blocks(struct nvmet_ns *ns);
+void nvmet_mem_rs_revalidate(struct nvmet_ns *ns);
 
 /* registration; ctx is handed back by nvmet_mem_ctx() */
 int nvmet_mem_register(void *ctx);
@@ -33,6 +34,7 @@ void *nvmet_mem_ctx(void);
 const char *nvmet_mem_ns_device_path(const struct nvmet_ns *ns);
 u32 nvmet_mem_ns_nsid(const struct nvmet_ns *ns);
 void nvmet_mem_ns_set_geometry(struct nvmet_ns *ns, u64 size, u32 blksize_shift);
+void nvmet_mem_ns_set_size(struct nvmet_ns *ns, u64 size);
 void *nvmet_mem_ns_data(const struct nvmet_ns *ns);
 void nvmet_mem_ns_set_data(struct nvmet_ns *ns, void *data);
 
@@ -84,5 +86,12 @@ void nvmet_mem_page_zero(struct page *page, size_t off, size_t len);
 u64 nvmet_mem_totalram_bytes(void);
 unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);
+u32 nvmet_mem_random_below(u32 ceil);
+
+/* per-CPU counters */
+u64 __percpu *nvmet_mem_counters_alloc(unsigned int n);
+void nvmet_mem_counters_free(u64 __percpu *c);
+void nvmet_mem_counters_add(u64 __percpu *c, unsigned int i, u64 v);
+u64 nvmet_mem_counters_sum(u64 __percpu *c, unsigned int i);
 
 #endif /* NVMET_MEM_GLUE_H */

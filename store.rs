@@ -20,8 +20,8 @@
 //! and sits on its own cache line.
 
 use crate::ffi::{self, Inserted, PageIndex, SgCursor, StorePage};
-use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
+use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 
@@ -97,10 +97,10 @@ pub(crate) fn pieces(pos: u64, len: usize) -> impl Iterator<Item = Piece> {
     })
 }
 
-/// A counter on a cache line of its own, away from the index's root, which
-/// every lookup reads.
+/// Counters on a cache line of their own, away from the index's root,
+/// which every lookup reads: pages held, and pages ever allocated.
 #[repr(align(64))]
-struct PageCount(AtomicUsize);
+struct PageCount(AtomicUsize, AtomicU64);
 
 /// The pages of one memory object.
 ///
@@ -110,6 +110,9 @@ pub(crate) struct Store {
     #[pin]
     pages: PageIndex,
     used: PageCount,
+    /// Pages the namespace spans: a page inserted at or beyond this index
+    /// is taken out again (see [`Store::resize`]). Read on insertion only.
+    end: AtomicUsize,
 }
 
 fn internal(_: Error) -> Status {
@@ -120,13 +123,19 @@ impl Store {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             pages <- PageIndex::new(),
-            used: PageCount(AtomicUsize::new(0)),
+            used: PageCount(AtomicUsize::new(0), AtomicU64::new(0)),
+            end: AtomicUsize::new(usize::MAX),
         })
     }
 
     /// Pages currently allocated.
     pub(crate) fn used_pages(&self) -> usize {
         self.used.0.load(Ordering::Relaxed)
+    }
+
+    /// Pages allocated since the store was created (freed ones included).
+    pub(crate) fn allocated_pages(&self) -> u64 {
+        self.used.1.load(Ordering::Relaxed)
     }
 
     /// Copies the namespace bytes `[pos, pos + len)` to the buffer at `to`.
@@ -211,19 +220,53 @@ impl Store {
         let inserted = StorePage::alloc(limits.nid)
             .map_err(|_| ENOMEM)
             .and_then(|new| self.pages.insert(index, new));
-        match inserted {
-            Ok(Inserted::Ours(page)) => Ok(page),
+        let page = match inserted {
+            Ok(Inserted::Ours(page)) => {
+                self.used.1.fetch_add(1, Ordering::Relaxed);
+                page
+            }
             Ok(Inserted::Theirs(page)) => {
                 // Another writer inserted it meanwhile: use theirs.
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
-                Ok(page)
+                return Ok(page);
             }
             Err(_) => {
                 // The allocator failed although the reserve was not
                 // reached: a transient failure, which the host may retry.
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
-                Err(SC_INTERNAL)
+                return Err(SC_INTERNAL);
             }
+        };
+        // A shrink may have moved the end below `index` since the command
+        // checked its range. Either it sees our page when it frees what
+        // lies beyond the end, or we see its end here (the fences order
+        // our insertion and its store of the end before the other's
+        // load), and take the page out ourselves.
+        fence(Ordering::SeqCst);
+        if index >= self.end.load(Ordering::Relaxed) {
+            drop(page);
+            if self.pages.erase(index).is_some() {
+                self.used.0.fetch_sub(1, Ordering::Relaxed);
+            }
+            return Err(SC_LBA_RANGE | SC_DNR);
+        }
+        Ok(page)
+    }
+
+    /// Changes the namespace size from `old` to `new` bytes: what lies
+    /// beyond a smaller size is dropped (a partial last page is zeroed
+    /// beyond it), and the bytes added by a larger size are made to read
+    /// zeroes, should a write that raced an earlier shrink have left any.
+    /// Visits only pages that exist; process context.
+    pub(crate) fn resize(&self, old: u64, new: u64) {
+        let end = new.div_ceil(PAGE_SIZE as u64) as usize;
+        if new < old {
+            self.end.store(end, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            self.discard(new, old - new);
+        } else {
+            self.discard(old, new - old);
+            self.end.store(end, Ordering::Relaxed);
         }
     }
 
@@ -391,6 +434,37 @@ mod tests {
         store.discard(0, 2u64 << 40);
         assert_eq!(store.used_pages(), 0);
         assert!(store.pages.next_present(0, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn resize_drops_and_refuses_beyond_the_end() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let page = PAGE_SIZE as u64;
+        store.resize(0, 8 * page);
+        for i in 0..8 {
+            store.page_for_write(i, ANY).unwrap();
+        }
+        assert_eq!(
+            store.page_for_write(8, ANY).err(),
+            Some(SC_LBA_RANGE | SC_DNR)
+        );
+        // Shrink to 2.5 pages: pages 3..8 go, page 2 stays (zeroed beyond).
+        store.resize(8 * page, 2 * page + page / 2);
+        assert_eq!(store.used_pages(), 3);
+        assert_eq!(
+            store.page_for_write(3, ANY).err(),
+            Some(SC_LBA_RANGE | SC_DNR)
+        );
+        assert_eq!(store.used_pages(), 3);
+        // Grow to a thin 1 TiB: the end moves, nothing is allocated.
+        store.resize(2 * page + page / 2, 1 << 40);
+        assert_eq!(store.used_pages(), 3);
+        assert!(store
+            .page_for_write(((1u64 << 40) / page - 1) as usize, ANY)
+            .is_ok());
+        assert_eq!(store.used_pages(), 4);
+        store.resize(1 << 40, 0);
+        assert_eq!(store.used_pages(), 0);
     }
 
     #[test]

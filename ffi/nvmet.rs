@@ -44,6 +44,7 @@ extern "C" {
     fn nvmet_mem_ns_device_path(ns: *const RawNs) -> *const c_char;
     fn nvmet_mem_ns_nsid(ns: *const RawNs) -> u32;
     fn nvmet_mem_ns_set_geometry(ns: *mut RawNs, size: u64, blksize_shift: u32);
+    fn nvmet_mem_ns_set_size(ns: *mut RawNs, size: u64);
     fn nvmet_mem_ns_data(ns: *const RawNs) -> *mut c_void;
     fn nvmet_mem_ns_set_data(ns: *mut RawNs, data: *mut c_void);
     fn nvmet_mem_req_ns_data(req: *const RawReq) -> *mut c_void;
@@ -198,8 +199,9 @@ impl<'a, D: ForeignOwnable> Namespace<'a, D> {
     }
 }
 
-/// An enabled namespace, as the Identify hook sees it: shared with the
-/// commands in flight, so it only reads.
+/// An enabled namespace, as the Identify hook and `revalidate` see it:
+/// shared with the commands in flight, so it only reads (and updates the
+/// size for `revalidate`).
 ///
 /// # Invariants
 ///
@@ -212,7 +214,7 @@ pub(crate) struct NamespaceRef<'a, D: ForeignOwnable> {
 }
 
 impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
-    /// Wraps the argument of an Identify hook.
+    /// Wraps the argument of an Identify hook or of `revalidate`.
     ///
     /// # Safety
     ///
@@ -237,6 +239,16 @@ impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
         // SAFETY: `p` came from `D::into_foreign` and stays attached while
         // the namespace is enabled, which outlives the borrow of `self`.
         Some(unsafe { D::borrow(p) })
+    }
+
+    /// Sets the size in bytes, as nvmet's `revalidate` operation does.
+    pub(crate) fn set_size(&self, size: u64) {
+        // SAFETY: `self.ptr` is a valid namespace (type invariant). nvmet
+        // calls `revalidate` to have the backend update the size and
+        // itself writes it there without more locking than its caller
+        // holds (the bdev and file backends do the same): the field is
+        // nvmet's to synchronise, and a command reads it only for Identify.
+        unsafe { nvmet_mem_ns_set_size(self.ptr.as_ptr(), size) };
     }
 }
 

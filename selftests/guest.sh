@@ -23,6 +23,9 @@ TESTS=(
 	mem_mkdir_fail
 	mem_configfs_races
 	mem_commands
+	mem_inject
+	mem_resize
+	mem_thin
 	mem_after_zoned
 	mem_persistence
 	mem_nodata

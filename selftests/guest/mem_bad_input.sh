@@ -15,6 +15,10 @@ load_mem
 obj=$MEMCFS/bad0
 new_mem_obj bad0 4608          # 9 blocks of 512: not a multiple of 4096
 new_mem_obj bad1 1M
+new_mem_obj rl0 1M
+rule=$MEMCFS/rl0/r0
+mkdir "$rule" || fail "mkdir rule"
+cleanup_add "rmdir '$rule'"
 new_subsys testnqn.bad
 new_ns testnqn.bad 1
 new_ns testnqn.bad 2
@@ -46,7 +50,7 @@ put() {
 state() {
 	local f v
 	STATE=
-	for f in "$MEMCFS"/features "$MEMCFS"/reserve_memory "$obj"/* "$MEMCFS"/bad1/* \
+	for f in "$MEMCFS"/features "$MEMCFS"/reserve_memory "$obj"/* "$MEMCFS"/bad1/* "$rule"/* \
 		"$ns1"/{backend,device_path,enable} "$ns2"/{backend,device_path,enable}; do
 		v=
 		IFS= read -r v <"$f"
@@ -94,9 +98,12 @@ done
 raw_ EINVAL "$obj/size" '4096\0'
 raw_ EINVAL "$obj/size" '\0'
 raw_ EINVAL "$obj/size" '4096\0009'
-for v in 1T 16777215T 18446744073709551104; do
-	case_ ENOMEM "$obj/size" "$v"
+# above what nvmet can serve (a loff_t of bytes)
+for v in 16777215T 18446744073709551104 9223372036854775808; do
+	case_ EINVAL "$obj/size" "$v"
 done
+# above RAM without a max_memory cap
+case_ ENOMEM "$obj/size" 1T
 
 # blocksize: 512 or 4096, size a multiple of it
 for v in 1024 0 -512 +1024 512.0 0x200 4k "" abc 4096 4294967808 \
@@ -138,6 +145,43 @@ put "$MEMCFS/reserve_memory" 4097 || fail "reserve_memory 4097: $ERR"
 [ "$(cat "$MEMCFS/reserve_memory")" = 8192 ] || fail "reserve_memory 4097 reads $(cat "$MEMCFS/reserve_memory")"
 put "$MEMCFS/reserve_memory" "$res" || fail "restoring reserve_memory: $ERR"
 
+# error injection rules: commands, LBAs, status, count, probability
+for v in "" reads READ "read," ",read" "read,,write" "read write" none 1 $'\xff'; do
+	case_ EINVAL "$rule/commands" "$v"
+done
+for a in lba_start lba_count; do
+	for v in "" -1 abc 1.5 0x 18446744073709551616 $'\xff'; do
+		case_ EINVAL "$rule/$a" "$v"
+	done
+done
+# status: SCT and SC, DNR allowed; not success, no More/CRD bits, 16 bits
+for v in 0 0x4000 0x8281 0x2281 0x0800 0x10000 -1 abc ""; do
+	case_ EINVAL "$rule/status" "$v"
+done
+for v in -2 abc "" 1.5 9223372036854775808; do
+	case_ EINVAL "$rule/count" "$v"
+done
+for v in 0 101 -1 abc "" 50%; do
+	case_ EINVAL "$rule/probability" "$v"
+done
+for v in 2 -1 yes ""; do
+	case_ EINVAL "$rule/enable" "$v"
+done
+case_ EINVAL "$rule/enable" 1          # no status yet
+case_ EACCES "$rule/hits" 0
+# an enabled rule refuses changes
+write_attr "$rule/status" 0x4281 || fail "rule status"
+write_attr "$rule/enable" 1 || fail "rule enable"
+for a in "commands read" "lba_start 8" "lba_count 8" "status 0x6" "count 3" \
+	"probability 50"; do
+	set -- $a
+	case_ EBUSY "$rule/$1" "$2"
+done
+write_attr "$rule/enable" 0 || fail "rule disable"
+mkdir "$MEMCFS/rl0/r1" || fail "mkdir rule r1"
+rmdir "$MEMCFS/rl0" 2>/dev/null && fail "rmdir of an object with a rule"
+rmdir "$MEMCFS/rl0/r1" || fail "rmdir rule r1"
+
 # read-only files
 case_ EACCES "$obj/allocated" 0
 case_ EACCES "$obj/allocated" ""
@@ -171,8 +215,9 @@ write_attr "$ns2/backend" mem
 write_attr "$ns2/device_path" bad1
 case_ EBUSY "$ns2/enable" 1
 
-# changes while bound, valid or not, to other values or the same
-for a in "size 2M" "size 1M" "size 1048576" "blocksize 4096" "blocksize 512" \
+# changes while bound, valid or not, to other values or the same (size
+# is the exception: it resizes the namespace, see mem_resize)
+for a in "blocksize 4096" "blocksize 512" \
 	"numa_node 0" "numa_node -1" "max_memory 1M" "max_memory 0" \
 	"nodata 1" "nodata 0"; do
 	set -- $a
@@ -222,7 +267,7 @@ for name in $'odd\xff\xfe' "$(printf 'n%.0s' $(seq 1 200))"; do
 	write_attr "$MEMCFS/$name/size" 1M || fail "size of $(printf '%q' "$name")"
 	write_attr "$ns2/device_path" "$name"
 	write_attr "$ns2/enable" 1 || fail "enable on $(printf '%q' "$name")"
-	expect_errno EBUSY try_write "$MEMCFS/$name/size" 2M
+	expect_errno EBUSY try_write "$MEMCFS/$name/blocksize" 4096
 	write_attr "$ns2/enable" 0
 	rmdir "$MEMCFS/$name" || fail "rmdir $(printf '%q' "$name")"
 done

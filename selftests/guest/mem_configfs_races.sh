@@ -7,7 +7,8 @@
 #   object ends valid (size a multiple of blocksize, each attribute one of
 #   the values written); a namespace then binds with exactly that geometry;
 # - writes to every attribute racing namespace enable/disable: they fail
-#   only with EBUSY, and the object ends with values written;
+#   only with EBUSY (size never: it resizes a bound namespace), and the
+#   object ends with values written;
 # - rmdir of an object while its namespace is enabled and under I/O (dd
 #   writing fresh ranges and reading them back): rmdir succeeds, the name
 #   is free at once (not bindable, can be created again, fresh), the I/O
@@ -118,7 +119,7 @@ case $(cat "$o/size") in 1048576 | 2097152) ;; *) fail "size $(cat "$o/size")" ;
 case $(cat "$o/blocksize") in 512 | 4096) ;; *) fail "blocksize" ;; esac
 msg "$iters enable/disable cycles racing 5 writers: $busy writes refused with EBUSY, none otherwise"
 write_attr "$ns1/enable" 1 || fail "enable after the race"
-expect_errno EBUSY try_write "$o/size" 1M
+expect_errno EBUSY try_write "$o/blocksize" 4096
 write_attr "$ns1/enable" 0
 
 # 3. rmdir of the object while its namespace is enabled and under I/O:

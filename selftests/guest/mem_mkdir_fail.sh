@@ -49,7 +49,7 @@ python3 - "$obj" "$ns" <<'PY' || exit 1
 import errno, os, sys
 
 obj, ns = (a.encode() for a in sys.argv[1:3])
-enable, size = ns + b"/enable", obj + b"/size"
+enable, size, bsize = ns + b"/enable", obj + b"/size", obj + b"/blocksize"
 point = ""
 
 
@@ -113,8 +113,8 @@ def object_works():
         fail(f"size of the new object: {r}")
     if (r := put(enable, b"1")) != "OK":
         fail(f"enable on the new object: {r}")
-    if (r := put(size, b"2M")) != "EBUSY":
-        fail(f"size of the bound object: {r}, expected EBUSY (bound elsewhere?)")
+    if (r := put(bsize, b"4096")) != "EBUSY":
+        fail(f"blocksize of the bound object: {r}, expected EBUSY (bound elsewhere?)")
     put(enable, b"0")
     os.rmdir(obj)
 
