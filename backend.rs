@@ -14,7 +14,7 @@
 
 use crate::ffi::{Namespace, NamespaceRef, PerCpuCounters};
 use crate::inject::Rules;
-use crate::io::Command;
+use crate::io::{Command, NR_COMMANDS};
 use crate::nvme::Status;
 use crate::store::{Limits, Store};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -40,19 +40,13 @@ pub(crate) struct Settings {
     pub(crate) bound: Option<u32>,
 }
 
-/// An object's statistics counters (see [`MemObject::stats`]).
+/// An object's statistics counters (see [`MemObject::stats`]): one per
+/// [`Command`], at `cmd as usize`, then these.
 #[derive(Clone, Copy)]
+#[repr(usize)]
 pub(crate) enum Stat {
-    // Commands completed, by opcode; the order of `Command`.
-    Read,
-    Write,
-    Compare,
-    WriteZeroes,
-    Dsm,
-    Verify,
-    Flush,
     /// Commands with an opcode the backend does not serve.
-    Other,
+    Other = NR_COMMANDS,
     ReadBytes,
     WriteBytes,
     /// Commands completed with an error status, injected ones included.
@@ -61,10 +55,10 @@ pub(crate) enum Stat {
     Injected,
 }
 
-/// The number of [`Stat`] counters.
+/// The number of counters.
 pub(crate) const NR_STATS: usize = Stat::Injected as usize + 1;
 
-/// Names of the counters in the `stats` attribute, in [`Stat`] order.
+/// Names of the counters in the `stats` attribute, in index order.
 pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
     "read_commands",
     "write_commands",
@@ -79,20 +73,6 @@ pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
     "errors",
     "injected_errors",
 ];
-
-impl From<Command> for Stat {
-    fn from(cmd: Command) -> Self {
-        match cmd {
-            Command::Read => Stat::Read,
-            Command::Write => Stat::Write,
-            Command::Compare => Stat::Compare,
-            Command::WriteZeroes => Stat::WriteZeroes,
-            Command::Dsm => Stat::Dsm,
-            Command::Verify => Stat::Verify,
-            Command::Flush => Stat::Flush,
-        }
-    }
-}
 
 /// A memory object: settings, pages, error injection rules, statistics.
 #[pin_data]
@@ -155,14 +135,16 @@ impl MemObject {
         s.size = new;
     }
 
-    /// Counts a command completed with `status`, `bytes` moved.
-    pub(crate) fn count(&self, stat: Stat, status: Status, bytes: u64) {
-        self.stats.add(stat as usize, 1);
+    /// Counts a command (`None`: an opcode not served) completed with
+    /// `status`, `bytes` moved.
+    pub(crate) fn count(&self, cmd: Option<Command>, status: Status, bytes: u64) {
+        self.stats
+            .add(cmd.map_or(Stat::Other as usize, |c| c as usize), 1);
         if status != 0 {
             self.stats.add(Stat::Errors as usize, 1);
         } else if bytes != 0 {
-            let moved = match stat {
-                Stat::Read => Stat::ReadBytes,
+            let moved = match cmd {
+                Some(Command::Read) => Stat::ReadBytes,
                 _ => Stat::WriteBytes,
             };
             self.stats.add(moved as usize, bytes);

@@ -12,7 +12,7 @@
 //! the store. An object with no enabled rule pays one load per command.
 
 use crate::ffi;
-use crate::io::Command;
+use crate::io::{Command, NR_COMMANDS};
 use crate::nvme::Status;
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
@@ -20,7 +20,7 @@ use kernel::sync::{Arc, Mutex, SpinLockIrq};
 use kernel::{new_mutex, new_spinlock_irq};
 
 /// The commands a rule may name, as configfs spells them.
-pub(crate) const COMMANDS: [(&str, Command); 7] = [
+pub(crate) const COMMANDS: [(&str, Command); NR_COMMANDS] = [
     ("read", Command::Read),
     ("write", Command::Write),
     ("compare", Command::Compare),

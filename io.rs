@@ -40,6 +40,9 @@ pub(crate) enum Command {
     Flush,
 }
 
+/// The number of [`Command`]s.
+pub(crate) const NR_COMMANDS: usize = Command::Flush as usize + 1;
+
 /// nvmet's `parse_io_cmd`: the command to execute, or the status to fail
 /// it with: Invalid Opcode, or the status of an error injection rule
 /// that fires for it (see [`crate::inject`]), so that nothing of it is
@@ -57,7 +60,7 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
         _ => {
             let status = req.invalid_opcode();
             if let Some(b) = req.data() {
-                b.object().count(Stat::Other, status, 0);
+                b.object().count(None, status, 0);
             }
             return Err(status);
         }
@@ -82,7 +85,7 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
         None => req.set_error(LOC_OPCODE, 0),
     }
     obj.stats.add(Stat::Injected as usize, 1);
-    obj.count(cmd.into(), status, 0);
+    obj.count(Some(cmd), status, 0);
     Err(status)
 }
 
@@ -152,7 +155,7 @@ fn status(res: Result<(), Status>) -> Status {
 fn finish(req: Req<'_>, cmd: Command, res: Result<(), Status>, bytes: u64) {
     let status = status(res);
     if let Some(b) = req.data() {
-        b.object().count(cmd.into(), status, bytes);
+        b.object().count(Some(cmd), status, bytes);
     }
     req.complete(status);
 }
