@@ -243,11 +243,10 @@ impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
 
     /// Sets the size in bytes, as nvmet's `revalidate` operation does.
     pub(crate) fn set_size(&self, size: u64) {
-        // SAFETY: `self.ptr` is a valid namespace (type invariant). nvmet
-        // calls `revalidate` to have the backend update the size and
-        // itself writes it there without more locking than its caller
-        // holds (the bdev and file backends do the same): the field is
-        // nvmet's to synchronise, and a command reads it only for Identify.
+        // nvmet calls `revalidate` for the backend to update the size and
+        // writes the field with no more locking than its caller holds (as
+        // the bdev and file backends do): it is nvmet's to synchronise.
+        // SAFETY: `self.ptr` is a valid namespace (type invariant).
         unsafe { nvmet_mem_ns_set_size(self.ptr.as_ptr(), size) };
     }
 }
