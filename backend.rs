@@ -115,7 +115,9 @@ impl MemObject {
 
     /// The namespace size in bytes, without locking.
     pub(crate) fn size(&self) -> u64 {
-        self.size.load(Ordering::Relaxed)
+        // Pairs with the release in `resize`: a command that sees a grown
+        // size sees the store's grown end too.
+        self.size.load(Ordering::Acquire)
     }
 
     /// Sets the size to `new` bytes; `s` is the locked settings. Data
@@ -129,8 +131,10 @@ impl MemObject {
             self.size.store(new, Ordering::Relaxed);
             self.store.resize(old, new);
         } else {
+            // Commands see the new end last, once the store takes pages
+            // up to it.
             self.store.resize(old, new);
-            self.size.store(new, Ordering::Relaxed);
+            self.size.store(new, Ordering::Release);
         }
         s.size = new;
     }

@@ -288,30 +288,61 @@ out:
 }
 
 /*
- * Stores @page at @index if the slot is empty, allocating xarray nodes
- * with GFP_NOIO (dropping the lock to sleep if need be). Returns NULL when @page
- * went in: the xarray owns the caller's reference and a new one is taken
- * for the caller. Returns the page that is there already with a reference
- * taken for the caller, who keeps its own on @page; or an error entry.
+ * Stores @page at @index if the slot is empty and @index lies below *@end,
+ * allocating xarray nodes with GFP_NOIO (dropping the lock to sleep if
+ * need be). *@end changes only under the xarray's lock (see
+ * nvmet_mem_xa_set_end()), and it is checked again after the store, in
+ * the same lock hold that concludes the insertion: so once a shrink has
+ * moved the end, no page stays at or beyond it but those the shrink
+ * itself will find and free, and no insertion is ever undone later.
+ *
+ * Returns 0 when @page went in: the xarray owns the caller's reference
+ * and a new one is taken for the caller. Returns 1 with the page that is
+ * there already in *@found, a reference taken for the caller, who keeps
+ * its own on @page. Returns -ERANGE when @index lies at or beyond the end,
+ * or another negative errno; the caller keeps its reference on @page.
  */
-struct page *nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
-				 struct page *page)
+int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
+			struct page *page, const unsigned long *end,
+			struct page **found)
 {
 	struct page *old;
+	int ret = -ERANGE;
 
 	xa_lock(xa);
+	if (index >= READ_ONCE(*end))
+		goto out;
 	old = __xa_cmpxchg(xa, index, NULL, page, GFP_NOIO);
-	if (!old)
-		get_page(page);
-	else if (!xa_is_err(old))
+	if (xa_is_err(old)) {
+		ret = xa_err(old);
+	} else if (index >= READ_ONCE(*end)) {
+		/* A shrink moved the end while the lock was dropped. */
+		if (!old)
+			__xa_erase(xa, index);
+	} else if (old) {
 		get_page(old);
+		*found = old;
+		ret = 1;
+	} else {
+		get_page(page);
+		ret = 0;
+	}
+out:
 	xa_unlock(xa);
-	return old;
+	return ret;
 }
 
-int nvmet_mem_xa_err(struct page *entry)
+/*
+ * Sets the index below which nvmet_mem_xa_insert() stores pages. Under the
+ * xarray's lock, so that every insertion sees either the old end or the
+ * new one for its whole critical section.
+ */
+void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
+			  unsigned long value)
 {
-	return xa_err(entry);
+	xa_lock(xa);
+	WRITE_ONCE(*end, value);
+	xa_unlock(xa);
 }
 
 /* Removes the page at @index; the caller gets the xarray's reference. */

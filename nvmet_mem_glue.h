@@ -63,9 +63,11 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 void nvmet_mem_xa_init(struct xarray *xa);
 void nvmet_mem_xa_destroy(struct xarray *xa);
 struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index);
-struct page *nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
-				 struct page *page);
-int nvmet_mem_xa_err(struct page *entry);
+int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
+			struct page *page, const unsigned long *end,
+			struct page **found);
+void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
+			  unsigned long value);
 struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index);
 bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
 		       unsigned long max);

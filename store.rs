@@ -21,7 +21,7 @@
 
 use crate::ffi::{self, Inserted, PageIndex, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
-use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 
@@ -110,9 +110,6 @@ pub(crate) struct Store {
     #[pin]
     pages: PageIndex,
     used: PageCount,
-    /// Pages the namespace spans: a page inserted at or beyond this index
-    /// is taken out again (see [`Store::resize`]). Read on insertion only.
-    end: AtomicUsize,
 }
 
 fn internal(_: Error) -> Status {
@@ -124,7 +121,6 @@ impl Store {
         pin_init!(Self {
             pages <- PageIndex::new(),
             used: PageCount(AtomicUsize::new(0), AtomicU64::new(0)),
-            end: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -220,37 +216,30 @@ impl Store {
         let inserted = StorePage::alloc(limits.nid)
             .map_err(|_| ENOMEM)
             .and_then(|new| self.pages.insert(index, new));
-        let page = match inserted {
+        match inserted {
             Ok(Inserted::Ours(page)) => {
                 self.used.1.fetch_add(1, Ordering::Relaxed);
-                page
+                Ok(page)
             }
             Ok(Inserted::Theirs(page)) => {
                 // Another writer inserted it meanwhile: use theirs.
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
-                return Ok(page);
+                Ok(page)
             }
-            Err(_) => {
-                // The allocator failed although the reserve was not
-                // reached: a transient failure, which the host may retry.
+            Err(e) => {
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
-                return Err(SC_INTERNAL);
+                if e == ERANGE {
+                    // A shrink moved the end below `index` since the
+                    // command checked its range.
+                    Err(SC_LBA_RANGE | SC_DNR)
+                } else {
+                    // The allocator failed although the reserve was not
+                    // reached: a transient failure, which the host may
+                    // retry.
+                    Err(SC_INTERNAL)
+                }
             }
-        };
-        // A shrink may have moved the end below `index` since the command
-        // checked its range. Either it sees our page when it frees what
-        // lies beyond the end, or we see its end here (the fences order
-        // our insertion and its store of the end before the other's
-        // load), and take the page out ourselves.
-        fence(Ordering::SeqCst);
-        if index >= self.end.load(Ordering::Relaxed) {
-            drop(page);
-            if self.pages.erase(index).is_some() {
-                self.used.0.fetch_sub(1, Ordering::Relaxed);
-            }
-            return Err(SC_LBA_RANGE | SC_DNR);
         }
-        Ok(page)
     }
 
     /// Changes the namespace size from `old` to `new` bytes: what lies
@@ -261,12 +250,13 @@ impl Store {
     pub(crate) fn resize(&self, old: u64, new: u64) {
         let end = new.div_ceil(PAGE_SIZE as u64) as usize;
         if new < old {
-            self.end.store(end, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
+            // No page is inserted beyond the new end from here on; those
+            // inserted before are there for the discard to find.
+            self.pages.set_end(end);
             self.discard(new, old - new);
         } else {
             self.discard(old, new - old);
-            self.end.store(end, Ordering::Relaxed);
+            self.pages.set_end(end);
         }
     }
 
@@ -465,6 +455,32 @@ mod tests {
         assert_eq!(store.used_pages(), 4);
         store.resize(1 << 40, 0);
         assert_eq!(store.used_pages(), 0);
+    }
+
+    #[test]
+    fn insertion_beyond_the_end_is_refused_whole() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        store.pages.set_end(4);
+        // Refused, and nothing is left in the slot: no later erase needed.
+        let p = StorePage::alloc(-1).unwrap();
+        assert!(matches!(store.pages.insert(4, p), Err(e) if e == ERANGE));
+        assert!(store.pages.get(4).is_none());
+        assert!(store.pages.next_present(0, usize::MAX).is_none());
+        // A page found beyond the end (a shrink has yet to drop it) is not
+        // handed out to a writer either.
+        let p = StorePage::alloc(-1).unwrap();
+        assert!(matches!(store.pages.insert(3, p), Ok(Inserted::Ours(_))));
+        store.pages.set_end(3);
+        let p = StorePage::alloc(-1).unwrap();
+        assert!(matches!(store.pages.insert(3, p), Err(e) if e == ERANGE));
+        assert!(store.pages.get(3).is_some());
+        // Once the end moves past it, the slot takes a page again and a
+        // second writer gets the first one's.
+        drop(store.pages.erase(3));
+        store.pages.set_end(8);
+        let a = store.page_for_write(3, ANY).unwrap();
+        assert!(store.page_for_write(3, ANY).unwrap().same(&a));
+        assert_eq!(store.used_pages(), 1);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use super::sg::{to_result, SgCursor};
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicUsize;
 use kernel::alloc::AllocError;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -39,8 +40,10 @@ extern "C" {
         xa: *mut bindings::xarray,
         index: usize,
         page: *mut RawPage,
-    ) -> *mut RawPage;
-    fn nvmet_mem_xa_err(entry: *mut RawPage) -> c_int;
+        end: *const usize,
+        found: *mut *mut RawPage,
+    ) -> c_int;
+    fn nvmet_mem_xa_set_end(xa: *mut bindings::xarray, end: *mut usize, value: usize);
     fn nvmet_mem_xa_erase(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
     fn nvmet_mem_xa_find(xa: *mut bindings::xarray, index: *mut usize, max: usize) -> bool;
     fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
@@ -179,16 +182,18 @@ pub(crate) enum Inserted {
     Theirs(StorePage),
 }
 
-/// The pages of a store by index: an xarray owning one reference on each.
+/// The pages of a store by index: an xarray owning one reference on each,
+/// and an end at and beyond which no page is inserted.
 ///
 /// # Invariants
 ///
 /// `xa` is an initialised xarray whose every entry is a page on which the
-/// xarray owns one reference.
+/// xarray owns one reference. `end` changes only under the xarray's lock.
 #[pin_data(PinnedDrop)]
 pub(crate) struct PageIndex {
     #[pin]
     xa: Opaque<bindings::xarray>,
+    end: AtomicUsize,
 }
 
 // SAFETY: the xarray synchronises itself (RCU for lookups, its spinlock for
@@ -204,6 +209,7 @@ impl PageIndex {
         pin_init!(Self {
             // SAFETY: `xa_init` initialises the xarray in place; it is pinned.
             xa <- Opaque::ffi_init(|xa| unsafe { nvmet_mem_xa_init(xa) }),
+            end: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -221,24 +227,38 @@ impl PageIndex {
     }
 
     /// Puts `page` at `index` unless a page is there already, allocating
-    /// xarray nodes with `GFP_NOIO`. May sleep.
+    /// xarray nodes with `GFP_NOIO`. Fails with `ERANGE` if `index` lies at
+    /// or beyond the end (see [`PageIndex::set_end`]), then or later: the
+    /// check and the insertion are one critical section. May sleep.
     pub(crate) fn insert(&self, index: usize, page: StorePage) -> Result<Inserted> {
-        // SAFETY: an initialised xarray and a page we hold a reference on.
-        // On success the xarray takes over that reference and the C side
-        // takes another for us; otherwise our reference stays ours.
-        let old = unsafe { nvmet_mem_xa_insert(self.raw(), index, page.raw()) };
-        let Some(old) = NonNull::new(old) else {
+        let mut found = core::ptr::null_mut();
+        // On success the xarray takes over our reference on `page` and the C
+        // side takes another for us; otherwise ours stays ours, and `found`
+        // is set only with 1.
+        // SAFETY: an initialised xarray, a page we hold a reference on, and
+        // `end` and `found` valid for the call.
+        let ret = unsafe {
+            nvmet_mem_xa_insert(self.raw(), index, page.raw(), self.end.as_ptr(), &mut found)
+        };
+        match ret {
             // INVARIANT: the xarray owns the reference `page` had; the C
             // side took the one `page` now stands for.
-            return Ok(Inserted::Ours(page));
-        };
-        // SAFETY: `old` is an xarray error entry or a page pointer.
-        let err = unsafe { nvmet_mem_xa_err(old.as_ptr()) };
-        if err != 0 {
-            return Err(Error::from_errno(err));
+            0 => Ok(Inserted::Ours(page)),
+            // INVARIANT: the C side took a reference on the page found.
+            1 => NonNull::new(found)
+                .map(|p| Inserted::Theirs(StorePage(p)))
+                .ok_or(EINVAL),
+            err => Err(Error::from_errno(err)),
         }
-        // INVARIANT: the C side took a reference on the page found.
-        Ok(Inserted::Theirs(StorePage(old)))
+    }
+
+    /// Sets the index at and beyond which [`PageIndex::insert`] refuses
+    /// pages. An insertion either completes before this, leaving a page
+    /// that the caller then finds beyond the end, or sees the new end.
+    pub(crate) fn set_end(&self, end: usize) {
+        // SAFETY: an initialised xarray; the C side writes `end` under the
+        // xarray's lock (type invariant) and reads nothing else.
+        unsafe { nvmet_mem_xa_set_end(self.raw(), self.end.as_ptr(), end) };
     }
 
     /// Removes the page at `index`; the caller gets the index's reference.
