@@ -12,7 +12,7 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::{Namespace, NamespaceRef, PerCpuCounters};
+use crate::ffi::{self, Namespace, NamespaceRef, PerCpuCounters};
 use crate::inject::Rules;
 use crate::io::{Command, NR_COMMANDS};
 use crate::nvme::Status;
@@ -53,10 +53,14 @@ pub(crate) enum Stat {
     Errors,
     /// Commands failed by an error injection rule.
     Injected,
+    /// Commands whose completion was delayed (latency injection).
+    Delayed,
+    /// Of those, commands completed at once as no timer could be had.
+    DelayFailed,
 }
 
 /// The number of counters.
-pub(crate) const NR_STATS: usize = Stat::Injected as usize + 1;
+pub(crate) const NR_STATS: usize = Stat::DelayFailed as usize + 1;
 
 /// Names of the counters in the `stats` attribute, in index order.
 pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
@@ -72,7 +76,14 @@ pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
     "write_bytes",
     "errors",
     "injected_errors",
+    "delayed_commands",
+    "delays_failed",
 ];
+
+/// The largest completion delay and delay range that may be set, in
+/// nanoseconds: disabling a namespace, deleting a queue or removing a port
+/// waits for the commands still delayed, so each wait stays bounded.
+pub(crate) const MAX_LATENCY_NS: u64 = 10_000_000_000;
 
 /// A memory object: settings, pages, error injection rules, statistics.
 #[pin_data]
@@ -89,6 +100,11 @@ pub(crate) struct MemObject {
     pub(crate) rules: Rules,
     /// Counted per CPU, so commands on different CPUs share no line.
     pub(crate) stats: PerCpuCounters<NR_STATS>,
+    /// Completion delay of every executed command, in nanoseconds: at
+    /// least `latency_ns`, plus up to `latency_range_ns` drawn uniformly.
+    /// Each at most [`MAX_LATENCY_NS`]; may change while bound.
+    pub(crate) latency_ns: AtomicU64,
+    pub(crate) latency_range_ns: AtomicU64,
 }
 
 impl MemObject {
@@ -108,6 +124,8 @@ impl MemObject {
                 store <- Store::new(),
                 rules <- Rules::new(),
                 stats: PerCpuCounters::new()?,
+                latency_ns: AtomicU64::new(0),
+                latency_range_ns: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -137,6 +155,15 @@ impl MemObject {
             self.size.store(new, Ordering::Release);
         }
         s.size = new;
+    }
+
+    /// The delay to complete a command with, in nanoseconds: 0 for none.
+    pub(crate) fn delay_ns(&self) -> u64 {
+        let base = self.latency_ns.load(Ordering::Relaxed);
+        match self.latency_range_ns.load(Ordering::Relaxed) {
+            0 => base,
+            range => base + ffi::random_u64_below(range + 1),
+        }
     }
 
     /// Counts a command (`None`: an opcode not served) completed with

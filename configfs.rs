@@ -3,8 +3,9 @@
 //! The configfs surface: `/sys/kernel/config/nvmet_mem/`.
 //!
 //! `mkdir nvmet_mem/NAME` creates a memory object, `rmdir` removes it. Its
-//! attributes are `size`, `blocksize`, `numa_node`, `max_memory`, `nodata`
-//! and the read-only `allocated`; Documentation/nvmet-mem.rst describes each. A
+//! attributes are `size`, `blocksize`, `numa_node`, `max_memory`, `nodata`,
+//! `latency_ns`, `latency_range_ns` and the read-only `allocated` and
+//! `stats`; Documentation/nvmet-mem.rst describes each. A
 //! write either takes effect whole or fails with an errno and a one-line
 //! kernel log message, leaving the object as it was.
 //!
@@ -15,11 +16,11 @@
 //! stays generic, and the module can be used without patching configfs
 //! attribute lists into nvmet for each backend.
 
-use crate::backend::{MemObject, ObjectTable, Settings, NR_STATS, STAT_NAMES};
+use crate::backend::{MemObject, ObjectTable, Settings, MAX_LATENCY_NS, NR_STATS, STAT_NAMES};
 use crate::ffi::{node_valid, totalram_bytes};
 use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS};
 use crate::store::RESERVE_PAGES;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::configfs::{self, AttributeOperations};
 use kernel::fmt::{self, Write as _};
 use kernel::page::PAGE_SIZE;
@@ -56,7 +57,7 @@ impl AttributeOperations<0> for Root {
     fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
         w.write_str(
-            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error\n",
+            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error,latency\n",
         )?;
         Ok(w.bytes_written())
     }
@@ -106,6 +107,8 @@ impl configfs::GroupOperations for Root {
                 allocated: 4,
                 nodata: 5,
                 stats: 6,
+                latency_ns: 7,
+                latency_range_ns: 8,
             ],
         };
         let dir_name: CString = name.try_into()?;
@@ -448,6 +451,52 @@ impl AttributeOperations<6> for ObjectDir {
                 .saturating_sub(store.used_pages() as u64)
         ))?;
         Ok(w.bytes_written())
+    }
+}
+
+/// Sets one of the latency attributes: any time, bound or not; commands
+/// executed from then on see it.
+fn store_latency(this: &ObjectDir, attr: &str, to: &AtomicU64, page: &[u8]) -> Result {
+    match parse_u64(page) {
+        Ok(ns) if ns <= MAX_LATENCY_NS => {
+            to.store(ns, Ordering::Relaxed);
+            Ok(())
+        }
+        Ok(ns) => refuse!(
+            this,
+            attr,
+            EINVAL,
+            "{} ns is more than {} ns",
+            ns,
+            MAX_LATENCY_NS
+        ),
+        Err(e) => refuse!(this, attr, e, "not a number of nanoseconds"),
+    }
+}
+
+#[vtable]
+impl AttributeOperations<7> for ObjectDir {
+    type Data = ObjectDir;
+
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.latency_ns.load(Ordering::Relaxed))
+    }
+
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
+        store_latency(this, "latency_ns", &this.obj.latency_ns, page)
+    }
+}
+
+#[vtable]
+impl AttributeOperations<8> for ObjectDir {
+    type Data = ObjectDir;
+
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.obj.latency_range_ns.load(Ordering::Relaxed))
+    }
+
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
+        store_latency(this, "latency_range_ns", &this.obj.latency_range_ns, page)
     }
 }
 

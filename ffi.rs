@@ -34,6 +34,7 @@ extern "C" {
     fn nvmet_mem_node_valid(nid: c_int) -> bool;
     fn nvmet_mem_cond_resched();
     fn nvmet_mem_random_below(ceil: u32) -> u32;
+    fn nvmet_mem_random_u64() -> u64;
 }
 
 /// Bytes of RAM the kernel manages.
@@ -70,4 +71,13 @@ pub(crate) fn random_below(ceil: u32) -> u32 {
     }
     // SAFETY: `get_random_u32_below` takes any non-zero bound.
     unsafe { nvmet_mem_random_below(ceil) }
+}
+
+/// A uniformly distributed random number in `[0, ceil)`, for any `u64`
+/// bound (the bias of the multiply-shift is below `ceil / 2^64`); 0 if
+/// `ceil` is 0. Any context.
+pub(crate) fn random_u64_below(ceil: u64) -> u64 {
+    // SAFETY: `get_random_u64` may be called from any context.
+    let r = unsafe { nvmet_mem_random_u64() };
+    ((u128::from(r) * u128::from(ceil)) >> 64) as u64
 }

@@ -152,12 +152,28 @@ fn status(res: Result<(), Status>) -> Status {
 
 /// Completes `req` as `cmd` with the outcome `res`, counting it in the
 /// object's statistics; `bytes` is what a successful Read or Write moved.
+/// With latency injection on, the completion waits for a timer; the
+/// command is counted before, as the namespace may go once it completes.
 fn finish(req: Req<'_>, cmd: Command, res: Result<(), Status>, bytes: u64) {
     let status = status(res);
-    if let Some(b) = req.data() {
-        b.object().count(Some(cmd), status, bytes);
+    let delay = req.data().map_or(0, |b| {
+        let obj = b.object();
+        obj.count(Some(cmd), status, bytes);
+        let delay = obj.delay_ns();
+        if delay != 0 {
+            obj.stats.add(Stat::Delayed as usize, 1);
+        }
+        delay
+    });
+    if delay == 0 {
+        return req.complete(status);
     }
-    req.complete(status);
+    if let Err(req) = req.complete_after(status, delay) {
+        if let Some(b) = req.data() {
+            b.object().stats.add(Stat::DelayFailed as usize, 1);
+        }
+        req.complete(status);
+    }
 }
 
 /// The data length of a Read or Write, for the statistics.

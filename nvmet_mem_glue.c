@@ -17,6 +17,7 @@
 #include <linux/cacheflush.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/hrtimer.h>
 #include <linux/kcsan-checks.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
@@ -28,6 +29,7 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
 #include <linux/xarray.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
@@ -226,6 +228,56 @@ void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba)
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status)
 {
 	nvmet_req_complete(req, status);
+}
+
+/* ---- delayed completion (latency injection) ---- */
+
+struct nvmet_mem_delayed {
+	struct hrtimer		timer;
+	struct nvmet_req	*req;
+	u16			status;
+};
+
+static enum hrtimer_restart nvmet_mem_delayed_fire(struct hrtimer *timer)
+{
+	struct nvmet_mem_delayed *d =
+		container_of(timer, struct nvmet_mem_delayed, timer);
+	struct nvmet_req *req = d->req;
+	u16 status = d->status;
+
+	/*
+	 * Completing the command may let its namespace be disabled and this
+	 * module be unloaded. free_module() waits for RCU readers before it
+	 * frees the module's text, and a soft hrtimer callback runs with
+	 * bottom halves disabled, which is one, until it has returned.
+	 */
+	kfree(d);
+	nvmet_req_complete(req, status);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * Completes @req with @status @delay_ns from now, from a softirq, without
+ * blocking the caller. The command keeps its namespace and queue
+ * references until then, so disabling either waits for it. Returns 0, or
+ * -ENOMEM if no timer could be allocated (without waiting, in a context
+ * that must not sleep): then @req is left to the caller.
+ */
+int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
+				 u64 delay_ns)
+{
+	gfp_t gfp = nvmet_mem_req_nowait(req) ? GFP_NOWAIT : GFP_NOIO;
+	struct nvmet_mem_delayed *d;
+
+	d = kmalloc_obj(*d, gfp | __GFP_NOWARN);
+	if (!d)
+		return -ENOMEM;
+	d->req = req;
+	d->status = status;
+	hrtimer_setup(&d->timer, nvmet_mem_delayed_fire, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_SOFT);
+	hrtimer_start(&d->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
+	return 0;
 }
 
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req)
@@ -657,6 +709,11 @@ bool nvmet_mem_node_valid(int nid)
 u32 nvmet_mem_random_below(u32 ceil)
 {
 	return get_random_u32_below(ceil);
+}
+
+u64 nvmet_mem_random_u64(void)
+{
+	return get_random_u64();
 }
 
 /* ---- per-CPU counters: an array of @n u64 per CPU ---- */

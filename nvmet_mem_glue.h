@@ -57,6 +57,8 @@ void nvmet_mem_req_defer(struct nvmet_req *req);
 struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
 void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
+int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
+				 u64 delay_ns);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 
 /* page index */
@@ -89,6 +91,7 @@ u64 nvmet_mem_totalram_bytes(void);
 unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);
 u32 nvmet_mem_random_below(u32 ceil);
+u64 nvmet_mem_random_u64(void);
 
 /* per-CPU counters */
 u64 __percpu *nvmet_mem_counters_alloc(unsigned int n);

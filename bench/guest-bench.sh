@@ -10,6 +10,11 @@
 #     transports="loop tcp"
 #     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
 #                randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
+#     latency="0 20000 ..."   instead of the matrix: latency injection's
+#                accuracy. For each setting (nanoseconds, BASE or
+#                BASE:RANGE for latency_ns and latency_range_ns), one fio
+#                randread of 4 KiB at queue depth 1 on a mem namespace per
+#                transport; raw/latency/<transport>-<setting>.json.
 #
 # A workload is RW-BS-qdN, RW one of fio's rw= values (randread, randwrite,
 # read, write). Order: rep 1 runs every backend, then rep 2 every backend,
@@ -30,13 +35,13 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G
+ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency=""
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
@@ -72,6 +77,7 @@ meta backends "$backends"
 meta transports "$transports"
 meta workloads "$workloads"
 meta cmdline "$(cat /proc/cmdline)"
+[ -z "$latency" ] || meta latency "$latency"
 
 modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
 case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
@@ -283,8 +289,48 @@ overhead() {
 	say "  store overhead: xarray nodes $((x1 - x0)) B, all slab $((s1 - s0)) B for $((a1 - a0)) B of data"
 }
 
+# run_latency: the latency phase (see latency= above), on a written mem
+# namespace; the same fio job at every setting, so the difference of a
+# setting's mean completion latency and that of setting 0 is the delay the
+# backend added.
+run_latency() {
+	local tr spec d
+	teardown_all mem >/dev/null 2>&1
+	setup_mem && setup_ns || { note "latency: setup failed"; return 1; }
+	d=$out/raw/latency
+	mkdir -p "$d"
+	for tr in $transports; do
+		connect "$tr" || { note "latency: connect over $tr failed"; failed=$((failed + 1)); continue; }
+		prefill
+		for spec in $latency; do
+			w "$memcfs/b0/latency_ns" "${spec%%:*}" || failed=$((failed + 1))
+			case $spec in
+			*:*) w "$memcfs/b0/latency_range_ns" "${spec#*:}" ;;
+			*) w "$memcfs/b0/latency_range_ns" 0 ;;
+			esac || failed=$((failed + 1))
+			fio --name="lat-$spec" --filename="$DEV" --direct=1 --ioengine=psync --rw=randread \
+				--bs=4k --iodepth=1 --size="$size_b" --norandommap --time_based \
+				--runtime="$runtime" --ramp_time="$ramp" --lat_percentiles=1 \
+				--output-format=json --output="$d/$tr-$spec.json" >/dev/null 2>&1 ||
+				{ note "latency: fio at $spec over $tr failed"; failed=$((failed + 1)); }
+			say "  latency $spec over $tr: $(awk '/"clat_ns"/ { f = 1 } f && /"mean"/ { print $3; exit }' "$d/$tr-$spec.json" | tr -d ,) ns mean completion latency"
+		done
+		disconnect "$tr"
+	done
+	teardown_all mem
+}
+
 t_all=$(now)
 failed=0
+if [ -n "$latency" ]; then
+	run_latency
+	rmmod nvmet_mem 2>/dev/null
+	meta guest_seconds "$(echo "$(now) - $t_all" | bc)"
+	meta failures "$failed"
+	say "done: $failed failure(s)"
+	[ "$failed" = 0 ]
+	exit
+fi
 for rep in $(seq 1 "$reps"); do
 	for b in $backends; do
 		say "rep $rep/$reps: backend $b"

@@ -63,6 +63,7 @@ extern "C" {
     fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
     fn nvmet_mem_req_set_error(req: *mut RawReq, loc: u16, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
+    fn nvmet_mem_req_complete_after(req: *mut RawReq, status: u16, delay_ns: u64) -> c_int;
     fn nvmet_mem_req_invalid_opcode(req: *mut RawReq) -> u16;
 }
 
@@ -410,6 +411,20 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     pub(crate) fn complete(self, status: Status) {
         // SAFETY: a valid request, completed once: `self` is consumed.
         unsafe { nvmet_mem_req_complete(self.raw(), status) };
+    }
+
+    /// Completes the command with `status` `delay_ns` nanoseconds from now,
+    /// from a timer, without blocking the caller. Hands the command back
+    /// if no timer could be allocated (without waiting, where [`Request::nowait`]
+    /// holds).
+    pub(crate) fn complete_after(self, status: Status, delay_ns: u64) -> Result<(), Self> {
+        // SAFETY: a valid request, not yet completed. On success the timer
+        // completes it, once, and `self` is consumed; on failure nothing
+        // was done with it and it is handed back.
+        match unsafe { nvmet_mem_req_complete_after(self.raw(), status, delay_ns) } {
+            0 => Ok(()),
+            _ => Err(self),
+        }
     }
 
     /// Rejects the command as Invalid Opcode, recording the error location.

@@ -34,6 +34,12 @@
 #                      and appended to bench/results.md (plot bench/scale.svg).
 #                      BENCH_SCALE= (empty) skips it; BENCH_QUICK skips it
 #                      unless set
+#   BENCH_LATENCY="0 1 10000 100000 1000000 100000:100000"  latency
+#                      injection's accuracy: one icount guest (2 vCPUs),
+#                      a mem namespace per transport, fio randread 4k qd1 at
+#                      each setting (latency_ns, or latency_ns:latency_range_ns),
+#                      in bench/latency.md. Empty skips it.
+#   BENCH_LATENCY_ONLY=1  only that (no matrix, no scaling)
 #   BENCH_BACKENDS, BENCH_TRANSPORTS, BENCH_WORKLOADS  override the matrix
 #                      (space-separated lists)
 #   BENCH_SIZE=1G      namespace size
@@ -157,6 +163,36 @@ keep() {
 		"$(sha256sum "$ko" | cut -c1-12)" "$(cat "$1/accel")" >>"$top/bench/raw/$2/meta.tsv"
 }
 
+# latency_phase: latency injection's accuracy (BENCH_LATENCY), into
+# bench/latency.md; sets rc on a failure.
+latency_phase() {
+	local o rcl settings=${BENCH_LATENCY-0 1 10000 100000 1000000 100000:100000}
+	[ -n "$settings" ] || return 0
+	args=("ko=$ko" "runtime=$runtime" "ramp=$ramp" "size=64M" "backends=mem"
+	      "transports=${BENCH_LATENCY_TRANSPORTS:-loop tcp}" "latency=$settings")
+	timeout_s=3600
+	o=$(mktemp -d /tmp/nvmet-mem-bench-latency.XXXXXX)
+	log "latency injection: icount guest, output in $o"
+	t0=$(date +%s)
+	rcl=0
+	run_guest "$o" NVMET_MEM_KVM=0 VM_QEMU_OPTS="-icount shift=0,sleep=off" || rcl=$?
+	log "latency guest: $(( $(date +%s) - t0 ))s wall, exit $rcl"
+	if [ -d "$o/bench/raw/latency" ]; then
+		rm -rf "$top/bench/raw/latency"
+		keep "$o" latency "$rcl"
+		python3 "$top/bench/latency.py" --raw "$top/bench/raw/latency" \
+			--meta "$top/bench/raw/latency/meta.tsv" --out "$top/bench/latency.md"
+	fi
+	[ "$rc" -ne 0 ] || rc=$rcl
+}
+if [ "${BENCH_LATENCY_ONLY:-0}" = 1 ]; then
+	rc=0
+	mkdir -p "$top/bench/raw"
+	latency_phase
+	log "bench took $(( $(date +%s) - start ))s wall; results in bench/latency.md"
+	exit "$rc"
+fi
+
 log "guest with -icount shift=0,sleep=off (TCG), output in $out"
 t0=$(date +%s)
 rc=0
@@ -208,6 +244,7 @@ if [ -n "$scale" ]; then
 	python3 "$top/bench/scale.py" --raw "$top/bench/raw" --out "$top/bench" \
 		--append "$top/bench/results.md"
 fi
+latency_phase
 log "bench took $(( $(date +%s) - start ))s wall; results in bench/results.md, bench/results.svg"
 [ "$rc" -eq 0 ] || log "the guest reported failures (exit $rc): see the notes in bench/results.md and $out/output.log"
 exit "$rc"

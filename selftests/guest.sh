@@ -26,6 +26,7 @@ TESTS=(
 	mem_inject
 	mem_resize
 	mem_thin
+	mem_latency
 	mem_after_zoned
 	mem_persistence
 	mem_nodata

@@ -132,6 +132,13 @@ for v in 2 -1 yes true on "" 1.0 0x1 "$(digits 20)" $'\xff'; do
 	case_ EINVAL "$obj/nodata" "$v"
 done
 
+# latency_ns, latency_range_ns: nanoseconds, at most 10 s each
+for a in latency_ns latency_range_ns; do
+	for v in abc "" -1 1.5 10000000001 99999999999999999999 "$(digits 5000)" $'\xff' 1ms; do
+		case_ EINVAL "$obj/$a" "$v"
+	done
+done
+
 # reserve_memory (module-wide): bytes, at most RAM
 for v in abc "" " " -1 -4096 1.5G 0x1000 4KB 1T 99999999999T \
 	18446744073709551616 "$(digits 5000)" $'\xff' $'4K\xc2\xa0'; do
@@ -258,6 +265,11 @@ ok "$o/max_memory" 8k 8192
 ok "$o/max_memory" 0 0
 ok "$o/nodata" " 1" 1
 ok "$o/nodata" 0 0
+ok "$o/latency_ns" " 10000000000" 10000000000
+ok "$o/latency_ns" 0x10 16
+ok "$o/latency_ns" 0 0
+ok "$o/latency_range_ns" 5000 5000
+ok "$o/latency_range_ns" 0 0
 msg "accepted forms read back normalised"
 
 # objects with odd names (non-UTF-8, longer than configfs' inline name)
