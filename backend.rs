@@ -12,12 +12,15 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
+use crate::ffi::HeldRequest;
 use crate::ffi::{self, Namespace, NamespaceRef, PerCpuCounters};
 use crate::inject::Rules;
-use crate::io::{Command, NR_COMMANDS};
+use crate::io::{self, Command, Req, NR_COMMANDS};
 use crate::nvme::Status;
+use crate::nvme::{SC_ABORT_REQ, SC_DNR, SC_INTERNAL, SC_SUCCESS};
 use crate::store::{Limits, Store};
 use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::page::PAGE_SHIFT;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -57,10 +60,12 @@ pub(crate) enum Stat {
     Delayed,
     /// Of those, commands completed at once as no timer could be had.
     DelayFailed,
+    /// Commands held by a rule (see [`hold`]).
+    Held,
 }
 
 /// The number of counters.
-pub(crate) const NR_STATS: usize = Stat::DelayFailed as usize + 1;
+pub(crate) const NR_STATS: usize = Stat::Held as usize + 1;
 
 /// Names of the counters in the `stats` attribute, in index order.
 pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
@@ -78,6 +83,7 @@ pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
     "injected_errors",
     "delayed_commands",
     "delays_failed",
+    "held_commands",
 ];
 
 /// The largest completion delay and delay range that may be set, in
@@ -105,6 +111,17 @@ pub(crate) struct MemObject {
     /// Each at most [`MAX_LATENCY_NS`]; may change while bound.
     pub(crate) latency_ns: AtomicU64,
     pub(crate) latency_range_ns: AtomicU64,
+    /// Commands held by a rule, and whether the object is on its table's
+    /// list of objects to poll (see [`hold`]).
+    #[pin]
+    held: Mutex<Held>,
+}
+
+/// An object's held commands, each with the time (`ffi::now_ns`) at which
+/// it is aborted at the latest.
+struct Held {
+    cmds: KVec<(HeldRequest<KBox<Binding>>, Command, u64)>,
+    polled: bool,
 }
 
 impl MemObject {
@@ -126,6 +143,10 @@ impl MemObject {
                 stats: PerCpuCounters::new()?,
                 latency_ns: AtomicU64::new(0),
                 latency_range_ns: AtomicU64::new(0),
+                held <- new_mutex!(Held {
+                    cmds: KVec::new(),
+                    polled: false,
+                }),
             }),
             GFP_KERNEL,
         )
@@ -188,6 +209,10 @@ impl MemObject {
 pub(crate) struct ObjectTable {
     #[pin]
     objects: Mutex<KVec<Arc<MemObject>>>,
+    /// Objects with held commands, for [`poll_held`]; an object may have
+    /// left `objects` (its directory is gone) while its namespace is bound.
+    #[pin]
+    held: Mutex<KVec<Arc<MemObject>>>,
 }
 
 impl ObjectTable {
@@ -195,6 +220,7 @@ impl ObjectTable {
         Arc::pin_init(
             pin_init!(Self {
                 objects <- new_mutex!(KVec::new()),
+                held <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
         )
@@ -230,6 +256,113 @@ impl ObjectTable {
             .find(|o| o.name.to_bytes() == name.to_bytes())
             .cloned()
     }
+}
+
+/// Holds `req`, a command that a holding rule fired for (see
+/// [`crate::inject::Fire::Hold`]), executed as `cmd` in process context:
+/// it stays uncompleted until one of these, which [`poll_held`] checks
+/// every 100 ms:
+///
+/// - something it holds a reference on is going: its queue (the host reset
+///   the controller or disconnected, the port went), its namespace (being
+///   disabled) or its host's reservation (preempted with abort). It
+///   completes with *Command Aborted due to SQ Deletion* or *Command Abort
+///   Requested*, without executing, so that a write the host has given up
+///   on never lands after what the host wrote since;
+/// - the longest `hold_ms` of the object's enabled holding rules, as of
+///   now, has passed: *Command Abort Requested*, unexecuted. So whatever
+///   waits for the command (a host deleting its nvme-loop controller,
+///   which has no I/O timeout) waits a bounded time;
+/// - no holding rule of the object is enabled any more: it executes.
+///
+/// The deletions wait for the command's reference, so they wait up to one
+/// poll more for held commands.
+pub(crate) fn hold(table: &ObjectTable, req: Req<'_>, cmd: Command) {
+    if req.nowait() {
+        // Parsing asked for process context, but a transport may still
+        // execute from a softirq (nvmet-fc): go there.
+        return req.defer();
+    }
+    let Some(obj) = req.data().map(|b| b.obj.clone()) else {
+        return req.complete(SC_INTERNAL | SC_DNR);
+    };
+    obj.stats.add(Stat::Held as usize, 1);
+    let deadline = ffi::now_ns().saturating_add(obj.rules.hold_ms().saturating_mul(1_000_000));
+    // The table's lock first, then the object's, as in `poll_held`. The
+    // lists grow without reclaim (the crate has no GFP_NOIO): this is the
+    // I/O path, and a failure only ends the command.
+    let mut polled = table.held.lock();
+    let mut held = obj.held.lock();
+    if !held.polled {
+        if polled.push(obj.clone(), GFP_NOWAIT).is_err() {
+            drop(held);
+            drop(polled);
+            return req.complete(SC_INTERNAL);
+        }
+        held.polled = true;
+    }
+    // Should the vector not grow, the command is dropped: completed with
+    // Command Abort Requested.
+    let _ = held.cmds.push((req.hold(), cmd, deadline), GFP_NOWAIT);
+    drop(held);
+    drop(polled);
+    ffi::poll_held_soon();
+}
+
+/// A held command that ends, and the status to complete it with (success:
+/// execute it).
+type Ending = (HeldRequest<KBox<Binding>>, Command, Status);
+
+/// Ends the held commands that have a reason to end (see [`hold`]);
+/// whether any command stays held. Process context (the poll's work).
+pub(crate) fn poll_held(table: &ObjectTable) -> bool {
+    let mut ending = KVec::new();
+    let any = {
+        let mut polled = table.held.lock();
+        polled.retain(|obj| poll_object(obj, &mut ending));
+        !polled.is_empty()
+    };
+    // Outside the table's lock, which `hold` takes.
+    for (req, cmd, status) in ending {
+        match status {
+            SC_SUCCESS => io::execute(req.resume(), cmd),
+            s => {
+                let req = req.resume();
+                if let Some(b) = req.data() {
+                    b.object().count(Some(cmd), s, 0);
+                }
+                req.complete(s);
+            }
+        }
+    }
+    any
+}
+
+/// Moves the held commands of `obj` that have a reason to end to `ending`;
+/// whether any stays held.
+fn poll_object(obj: &MemObject, ending: &mut KVec<Ending>) -> bool {
+    let release = obj.rules.hold_ms() == 0;
+    let now = ffi::now_ns();
+    let mut held = obj.held.lock();
+    let mut i = 0;
+    while i < held.cmds.len() {
+        let (req, _, deadline) = &held.cmds[i];
+        let status = match req.ending() {
+            SC_SUCCESS if release => SC_SUCCESS,
+            SC_SUCCESS if now >= *deadline => SC_ABORT_REQ,
+            SC_SUCCESS => {
+                i += 1;
+                continue;
+            }
+            s => s,
+        };
+        if let Ok((req, cmd, _)) = held.cmds.remove(i) {
+            // A command that finds no room is dropped: aborted.
+            let _ = ending.push((req, cmd, status), GFP_NOWAIT);
+        }
+    }
+    held.polled = !held.cmds.is_empty();
+    held.polled
 }
 
 /// A namespace's binding to a memory object, fixed while it is enabled.

@@ -18,7 +18,7 @@
 
 use crate::backend::{MemObject, ObjectTable, Settings, MAX_LATENCY_NS, NR_STATS, STAT_NAMES};
 use crate::ffi::{node_valid, totalram_bytes};
-use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS};
+use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS, MAX_HOLD_MS};
 use crate::store::RESERVE_PAGES;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::configfs::{self, AttributeOperations};
@@ -57,7 +57,7 @@ impl AttributeOperations<0> for Root {
     fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
         w.write_str(
-            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error,latency\n",
+            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error,latency,hold_ms\n",
         )?;
         Ok(w.bytes_written())
     }
@@ -517,6 +517,7 @@ impl configfs::GroupOperations for ObjectDir {
                 probability: 5,
                 enable: 6,
                 hits: 7,
+                hold_ms: 8,
             ],
         };
         Ok(configfs::Group::new(
@@ -742,8 +743,13 @@ impl AttributeOperations<6> for RuleDir {
             s.enabled = false;
             return Ok(());
         }
-        if s.status == 0 {
-            return refuse_rule(this, "enable", EINVAL, format_args!("set status first"));
+        if s.status == 0 && s.hold_ms == 0 {
+            return refuse_rule(
+                this,
+                "enable",
+                EINVAL,
+                format_args!("set status (or hold_ms) first"),
+            );
         }
         if s.commands == 0 {
             return refuse_rule(this, "enable", EINVAL, format_args!("no commands"));
@@ -764,6 +770,26 @@ impl AttributeOperations<7> for RuleDir {
 
     fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         show_value(page, this.rule.hits())
+    }
+}
+
+#[vtable]
+impl AttributeOperations<8> for RuleDir {
+    type Data = RuleDir;
+
+    fn show(this: &RuleDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, this.rule.settings.lock().hold_ms)
+    }
+
+    fn store(this: &RuleDir, page: &[u8]) -> Result {
+        let ms = parse_u64(page);
+        set_rule(this, "hold_ms", |s| {
+            s.hold_ms = match ms {
+                Ok(ms) if ms <= MAX_HOLD_MS => ms,
+                _ => return Err("not a number of milliseconds up to 3600000"),
+            };
+            Ok(())
+        })
     }
 }
 

@@ -98,9 +98,14 @@ extern "C" fn nvmet_mem_rs_parse_io_cmd(req: *mut RawReq) -> u16 {
     // SAFETY: nvmet parses a new request on a namespace of this backend.
     let req = unsafe { request(ptr) };
     match io::parse(&req) {
-        Ok(cmd) => {
+        Ok((cmd, false)) => {
             // Every execute function of `io` honours nowait (see there).
             req.set_execute(execute_fn(cmd), true);
+            0
+        }
+        // Holding allocates: process context (nvme-loop defers).
+        Ok((cmd, true)) => {
+            req.set_execute(hold_fn(cmd), false);
             0
         }
         Err(status) => status,
@@ -117,6 +122,58 @@ fn execute_fn(cmd: Command) -> ExecuteFn {
         Command::Verify => execute_verify,
         Command::Flush => execute_flush,
     }
+}
+
+fn hold_fn(cmd: Command) -> ExecuteFn {
+    match cmd {
+        Command::Read => hold_read,
+        Command::Write => hold_write,
+        Command::Compare => hold_compare,
+        Command::WriteZeroes => hold_write_zeroes,
+        Command::Dsm => hold_dsm,
+        Command::Verify => hold_verify,
+        Command::Flush => hold_flush,
+    }
+}
+
+macro_rules! hold_fns {
+    ($($name:ident => $cmd:expr),* $(,)?) => {$(
+        /// An `execute` callback installed by `nvmet_mem_rs_parse_io_cmd`
+        /// for a command that a holding rule fired for.
+        extern "C" fn $name(req: *mut RawReq) {
+            if let Some(ptr) = NonNull::new(req) {
+                // nvmet executes only commands of enabled namespaces, which
+                // pin the module and so the registration.
+                // SAFETY: an entry point of the registered backend, as
+                // above; the borrow ends with the call.
+                let objects = unsafe { BackendRegistration::context() };
+                // SAFETY: nvmet executes a request that this backend parsed
+                // and that is not completed yet.
+                backend::hold(&objects, unsafe { request(ptr) }, $cmd);
+            }
+        }
+    )*};
+}
+
+hold_fns!(
+    hold_read => Command::Read,
+    hold_write => Command::Write,
+    hold_compare => Command::Compare,
+    hold_write_zeroes => Command::WriteZeroes,
+    hold_dsm => Command::Dsm,
+    hold_verify => Command::Verify,
+    hold_flush => Command::Flush,
+);
+
+/// Called by the C glue's held-command work: ends the held commands that
+/// have a reason to end; whether to poll again.
+#[no_mangle]
+extern "C" fn nvmet_mem_rs_poll_held() -> bool {
+    // SAFETY: the work is cancelled before the backend is unregistered
+    // (`nvmet_mem_unregister`), so the context outlives every run; the
+    // borrow ends with the call.
+    let objects = unsafe { BackendRegistration::context() };
+    backend::poll_held(&objects)
 }
 
 macro_rules! execute_fns {

@@ -38,6 +38,11 @@ pub(crate) const fn command_bit(cmd: Command) -> u32 {
 /// Every command.
 pub(crate) const ALL_COMMANDS: u32 = (1 << COMMANDS.len()) - 1;
 
+/// The longest a rule may hold a command: an hour. Whatever waits for a
+/// held command (a host's controller deletion over nvme-loop, whose host
+/// has no I/O timeout) waits at most this long.
+pub(crate) const MAX_HOLD_MS: u64 = 3_600_000;
+
 /// What a user sets in a rule's directory.
 #[derive(Clone, Copy)]
 pub(crate) struct RuleSettings {
@@ -55,6 +60,9 @@ pub(crate) struct RuleSettings {
     pub(crate) probability: u32,
     /// Whether the rule is in force.
     pub(crate) enabled: bool,
+    /// Hold matching commands for up to this many milliseconds instead of
+    /// failing them (see [`Fire`]); 0: fail them.
+    pub(crate) hold_ms: u64,
 }
 
 impl RuleSettings {
@@ -98,6 +106,7 @@ impl Rule {
                     count: -1,
                     probability: 100,
                     enabled: false,
+                    hold_ms: 0,
                 }),
                 remaining: AtomicI64::new(-1),
                 hits: AtomicU64::new(0),
@@ -137,6 +146,19 @@ pub(crate) struct Rules {
     active: SpinLockIrq<KVec<Active>>,
     /// Number of enabled rules, read without the lock by every command.
     count: AtomicUsize,
+    /// The longest `hold_ms` of the enabled rules, 0 if none holds.
+    hold_ms: AtomicU64,
+}
+
+/// What an enabled rule does to a command that it fires for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fire {
+    /// Fail it with this status, at this LBA.
+    Fail(Status, u64),
+    /// Hold it: complete it neither while a holding rule of the object is
+    /// enabled nor before its `hold_ms` have passed (see
+    /// [`crate::backend::hold`]).
+    Hold,
 }
 
 impl Rules {
@@ -144,6 +166,7 @@ impl Rules {
         pin_init!(Self {
             active <- new_spinlock_irq!(KVec::new(), "nvmet_mem_rules"),
             count: AtomicUsize::new(0),
+            hold_ms: AtomicU64::new(0),
         })
     }
 
@@ -158,7 +181,19 @@ impl Rules {
             GFP_ATOMIC,
         )?;
         self.count.store(active.len(), Ordering::Relaxed);
+        self.count_holding(&active);
         Ok(())
+    }
+
+    fn count_holding(&self, active: &KVec<Active>) {
+        let ms = active.iter().map(|a| a.s.hold_ms).max().unwrap_or(0);
+        self.hold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long a command may be held: the longest `hold_ms` of the
+    /// enabled rules, 0 if none holds. One load, no lock.
+    pub(crate) fn hold_ms(&self) -> u64 {
+        self.hold_ms.load(Ordering::Relaxed)
     }
 
     /// Takes `rule` out of force; no command fails by it after this.
@@ -170,6 +205,7 @@ impl Rules {
             drop(active.remove(i));
         }
         self.count.store(active.len(), Ordering::Relaxed);
+        self.count_holding(&active);
     }
 
     /// Whether any rule is enabled; one load, no lock.
@@ -177,10 +213,9 @@ impl Rules {
         self.count.load(Ordering::Relaxed) != 0
     }
 
-    /// The status that `cmd` on the LBA range `range` (see
-    /// [`RuleSettings`]) fails with and the LBA it fails at, if an enabled
-    /// rule fires for it. Any context.
-    pub(crate) fn check(&self, cmd: Command, range: Option<(u64, u64)>) -> Option<(Status, u64)> {
+    /// What happens to `cmd` on the LBA range `range` (see
+    /// [`RuleSettings`]) if an enabled rule fires for it. Any context.
+    pub(crate) fn check(&self, cmd: Command, range: Option<(u64, u64)>) -> Option<Fire> {
         if !self.any() {
             return None;
         }
@@ -200,7 +235,10 @@ impl Rules {
                 a.rule.remaining.store(left - 1, Ordering::Relaxed);
             }
             a.rule.hits.fetch_add(1, Ordering::Relaxed);
-            return Some((a.s.status, lba));
+            return Some(match a.s.hold_ms {
+                0 => Fire::Fail(a.s.status, lba),
+                _ => Fire::Hold,
+            });
         }
         None
     }
@@ -219,6 +257,7 @@ mod tests {
             count: -1,
             probability: 100,
             enabled: true,
+            hold_ms: 0,
         }
     }
 
@@ -254,15 +293,43 @@ mod tests {
         s2.status = 0x6;
         rules.enable(&second, s2).unwrap();
         // Writes skip the read-only rule and fire the second.
-        assert_eq!(rules.check(Command::Write, Some((7, 1))), Some((0x6, 7)));
-        assert_eq!(rules.check(Command::Read, Some((3, 1))), Some((0x4281, 3)));
-        assert_eq!(rules.check(Command::Read, Some((4, 1))), Some((0x4281, 4)));
+        assert_eq!(
+            rules.check(Command::Write, Some((7, 1))),
+            Some(Fire::Fail(0x6, 7))
+        );
+        assert_eq!(
+            rules.check(Command::Read, Some((3, 1))),
+            Some(Fire::Fail(0x4281, 3))
+        );
+        assert_eq!(
+            rules.check(Command::Read, Some((4, 1))),
+            Some(Fire::Fail(0x4281, 4))
+        );
         // The first is used up: reads fall through to the second.
-        assert_eq!(rules.check(Command::Read, Some((5, 1))), Some((0x6, 5)));
+        assert_eq!(
+            rules.check(Command::Read, Some((5, 1))),
+            Some(Fire::Fail(0x6, 5))
+        );
         assert_eq!((first.hits(), first.remaining()), (2, 0));
         assert_eq!(second.hits(), 2);
         rules.disable(&second);
         rules.disable(&first);
         assert_eq!(rules.check(Command::Read, Some((5, 1))), None);
+        // A holding rule holds what it matches, and says so.
+        assert_eq!(rules.hold_ms(), 0);
+        let third = Rule::new().unwrap();
+        let mut s3 = rule(0, 0);
+        s3.hold_ms = 5000;
+        rules.enable(&third, s3).unwrap();
+        let fourth = Rule::new().unwrap();
+        let mut s4 = rule(0, 0);
+        s4.hold_ms = 9000;
+        rules.enable(&fourth, s4).unwrap();
+        assert_eq!(rules.hold_ms(), 9000);
+        assert_eq!(rules.check(Command::Write, Some((9, 1))), Some(Fire::Hold));
+        rules.disable(&fourth);
+        assert_eq!(rules.hold_ms(), 5000);
+        rules.disable(&third);
+        assert_eq!(rules.hold_ms(), 0);
     }
 }

@@ -20,6 +20,7 @@
 
 use crate::backend::{Binding, Stat};
 use crate::ffi::Request;
+use crate::inject::Fire;
 use crate::nvme::*;
 use crate::store::WriteError;
 use kernel::prelude::*;
@@ -43,12 +44,13 @@ pub(crate) enum Command {
 /// The number of [`Command`]s.
 pub(crate) const NR_COMMANDS: usize = Command::Flush as usize + 1;
 
-/// nvmet's `parse_io_cmd`: the command to execute, or the status to fail
-/// it with: Invalid Opcode, or the status of an error injection rule
-/// that fires for it (see [`crate::inject`]), so that nothing of it is
-/// executed. nvmet parses a command once, so a rule counts it once even
-/// if it is deferred.
-pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
+/// nvmet's `parse_io_cmd`: the command to execute and whether to hold it
+/// instead (a holding rule fired for it, see [`crate::backend::hold`]), or
+/// the status to fail it with: Invalid Opcode, or the status of an error
+/// injection rule that fires for it (see [`crate::inject`]), so that
+/// nothing of it is executed. nvmet parses a command once, so a rule
+/// counts it once even if it is deferred.
+pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
     let cmd = match req.opcode() {
         OP_READ => Command::Read,
         OP_WRITE => Command::Write,
@@ -66,19 +68,21 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
         }
     };
     let Some(b) = req.data().filter(|b| b.object().rules.any()) else {
-        return Ok(cmd);
+        return Ok((cmd, false));
     };
     let range = match cmd {
         Command::Flush | Command::Dsm => None,
         // Out of range: not injected; execute reports LBA Out of Range.
         _ => match lba_range(req.slba(), req.nlb().into(), b.nblocks(), b.shift) {
             Some(_) => Some((req.slba(), u64::from(req.nlb()))),
-            None => return Ok(cmd),
+            None => return Ok((cmd, false)),
         },
     };
     let obj = b.object();
-    let Some((status, lba)) = obj.rules.check(cmd, range) else {
-        return Ok(cmd);
+    let (status, lba) = match obj.rules.check(cmd, range) {
+        None => return Ok((cmd, false)),
+        Some(Fire::Hold) => return Ok((cmd, true)),
+        Some(Fire::Fail(status, lba)) => (status, lba),
     };
     match range {
         Some(_) => req.set_error(LOC_CDW10, lba),
@@ -87,6 +91,20 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<Command, Status> {
     obj.stats.add(Stat::Injected as usize, 1);
     obj.count(Some(cmd), status, 0);
     Err(status)
+}
+
+/// Executes `req` as `cmd`: what the `execute` callback that parsing
+/// installs for `cmd` does.
+pub(crate) fn execute(req: Req<'_>, cmd: Command) {
+    match cmd {
+        Command::Read => execute_read(req),
+        Command::Write => execute_write(req),
+        Command::Compare => execute_compare(req),
+        Command::WriteZeroes => execute_write_zeroes(req),
+        Command::Dsm => execute_dsm(req),
+        Command::Verify => execute_verify(req),
+        Command::Flush => execute_flush(req),
+    }
 }
 
 /// Byte range `[start, start + len)` of LBAs `[slba, slba + nlb)`, or `None`

@@ -20,6 +20,7 @@ pub(crate) const DSM_AD: u32 = 1 << 2;
 // Status codes: generic, then command specific (type 1) and media (type 2).
 pub(crate) const SC_SUCCESS: Status = 0x0;
 pub(crate) const SC_INTERNAL: Status = 0x6;
+pub(crate) const SC_ABORT_REQ: Status = 0x7;
 pub(crate) const SC_LBA_RANGE: Status = 0x80;
 pub(crate) const SC_CAP_EXCEEDED: Status = 0x81;
 pub(crate) const SC_COMPARE_FAILED: Status = 0x285;

@@ -30,6 +30,7 @@
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
@@ -67,14 +68,36 @@ static struct nvmet_backend_ops nvmet_mem_backend_ops = {
 	.identify_cs_indep	= nvmet_mem_identify_cs_indep,
 };
 
+/*
+ * Polls the held commands (see nvmet_mem_held_poll()), on a workqueue of
+ * its own: queue and namespace deletions on nvmet_wq wait for it.
+ */
+static void nvmet_mem_held_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(nvmet_mem_held_work, nvmet_mem_held_fn);
+static struct workqueue_struct *nvmet_mem_held_wq;
+
 int nvmet_mem_register(void *ctx)
 {
+	int ret;
+
+	nvmet_mem_held_wq = alloc_workqueue("nvmet-mem-held",
+					    WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!nvmet_mem_held_wq)
+		return -ENOMEM;
 	nvmet_mem_context = ctx;
-	return nvmet_register_backend(&nvmet_mem_backend_ops);
+	ret = nvmet_register_backend(&nvmet_mem_backend_ops);
+	if (ret) {
+		destroy_workqueue(nvmet_mem_held_wq);
+		nvmet_mem_context = NULL;
+	}
+	return ret;
 }
 
 void nvmet_mem_unregister(void)
 {
+	/* No command is held: a namespace pins the module. */
+	cancel_delayed_work_sync(&nvmet_mem_held_work);
+	destroy_workqueue(nvmet_mem_held_wq);
 	nvmet_unregister_backend(&nvmet_mem_backend_ops);
 	nvmet_mem_context = NULL;
 }
@@ -228,6 +251,51 @@ void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba)
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status)
 {
 	nvmet_req_complete(req, status);
+}
+
+/* ---- held commands ---- */
+
+bool nvmet_mem_rs_poll_held(void);
+
+/* How often held commands are checked for a reason to end. */
+#define NVMET_MEM_HELD_POLL	msecs_to_jiffies(100)
+
+static void nvmet_mem_held_fn(struct work_struct *work)
+{
+	if (nvmet_mem_rs_poll_held())
+		queue_delayed_work(nvmet_mem_held_wq, &nvmet_mem_held_work,
+				   NVMET_MEM_HELD_POLL);
+}
+
+/* Makes sure the held commands are checked soon. */
+void nvmet_mem_held_poll(void)
+{
+	queue_delayed_work(nvmet_mem_held_wq, &nvmet_mem_held_work,
+			   NVMET_MEM_HELD_POLL);
+}
+
+u64 nvmet_mem_now_ns(void)
+{
+	return ktime_get_ns();
+}
+
+/*
+ * Why a held command must end now: 0 while everything it holds a reference
+ * on lives; Command Aborted due to SQ Deletion once its queue is being
+ * deleted (the host reset or disconnected, the port went); Command Abort
+ * Requested once its namespace is being disabled or its host's reservation
+ * was preempted with abort. Each of these kills the reference first and
+ * then waits for it, so this is what lets them go on.
+ */
+u16 nvmet_mem_req_ending(const struct nvmet_req *req)
+{
+	if (percpu_ref_is_dying(&req->sq->ref))
+		return NVME_SC_ABORT_QUEUE;
+	if (req->ns && percpu_ref_is_dying(&req->ns->ref))
+		return NVME_SC_ABORT_REQ;
+	if (req->pc_ref && percpu_ref_is_dying(&req->pc_ref->ref))
+		return NVME_SC_ABORT_REQ;
+	return 0;
 }
 
 /* ---- delayed completion (latency injection) ---- */

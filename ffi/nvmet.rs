@@ -60,6 +60,8 @@ extern "C" {
     fn nvmet_mem_req_check_data_len_lte(req: *mut RawReq, len: usize) -> bool;
     fn nvmet_mem_req_nowait(req: *const RawReq) -> bool;
     fn nvmet_mem_req_defer(req: *mut RawReq);
+    fn nvmet_mem_held_poll();
+    fn nvmet_mem_req_ending(req: *const RawReq) -> u16;
     fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
     fn nvmet_mem_req_set_error(req: *mut RawReq, loc: u16, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
@@ -427,9 +429,78 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         }
     }
 
+    /// Keeps the command beyond this call: the handle owns it until it
+    /// completes it or resumes it.
+    pub(crate) fn hold(self) -> HeldRequest<D> {
+        // INVARIANT: the request is not completed, and consuming `self`
+        // leaves the held handle its only user.
+        HeldRequest {
+            ptr: self.ptr,
+            _d: PhantomData,
+        }
+    }
+
     /// Rejects the command as Invalid Opcode, recording the error location.
     pub(crate) fn invalid_opcode(&self) -> Status {
         // SAFETY: a valid request being parsed.
         unsafe { nvmet_mem_req_invalid_opcode(self.raw()) }
     }
+}
+
+/// An I/O command that the backend keeps past its `execute` call (see
+/// [`crate::backend::hold`]). It holds its queue's and namespace's
+/// references, so neither goes away before it completes: dropping the
+/// handle completes it with *Command Abort Requested*.
+///
+/// # Invariants
+///
+/// `ptr` is a request that is not completed, whose `execute` has been
+/// called, and that nothing but this handle uses; its namespace's backend
+/// data is NULL or came from `D::into_foreign` and outlives the request.
+pub(crate) struct HeldRequest<D: ForeignOwnable> {
+    ptr: NonNull<RawReq>,
+    _d: PhantomData<D>,
+}
+
+// SAFETY: a request may be completed or executed from any process context
+// (nvmet completes from workqueues, softirqs and interrupts alike), and the
+// handle is its only user.
+unsafe impl<D: ForeignOwnable> Send for HeldRequest<D> {}
+
+impl<D: ForeignOwnable> HeldRequest<D> {
+    /// 0 while the command's queue and namespace live; otherwise the status
+    /// to complete it with, at once, as their deletion waits for it.
+    pub(crate) fn ending(&self) -> Status {
+        // SAFETY: a valid request (type invariant); its queue and namespace
+        // are alive, as it holds references on both.
+        unsafe { nvmet_mem_req_ending(self.ptr.as_ptr()) }
+    }
+
+    /// Gives the command back for executing, in process context.
+    pub(crate) fn resume<'a>(self) -> Request<'a, D> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // INVARIANT: the request is not completed and the handle that owned
+        // it is forgotten, so the request's only user is the new one.
+        Request {
+            ptr: this.ptr,
+            _call: PhantomData,
+        }
+    }
+}
+
+impl<D: ForeignOwnable> Drop for HeldRequest<D> {
+    fn drop(&mut self) {
+        let req: Request<'_, D> = Request {
+            ptr: self.ptr,
+            _call: PhantomData,
+        };
+        req.complete(crate::nvme::SC_ABORT_REQ);
+    }
+}
+
+/// Makes sure [`crate::backend::poll_held`] runs soon (in at most 100 ms),
+/// from nvmet's workqueue.
+pub(crate) fn poll_held_soon() {
+    // SAFETY: queues a static delayed work that module exit cancels.
+    unsafe { nvmet_mem_held_poll() }
 }

@@ -27,6 +27,7 @@ TESTS=(
 	mem_resize
 	mem_thin
 	mem_latency
+	mem_hold
 	mem_after_zoned
 	mem_persistence
 	mem_nodata

@@ -152,7 +152,7 @@ put "$MEMCFS/reserve_memory" 4097 || fail "reserve_memory 4097: $ERR"
 [ "$(cat "$MEMCFS/reserve_memory")" = 8192 ] || fail "reserve_memory 4097 reads $(cat "$MEMCFS/reserve_memory")"
 put "$MEMCFS/reserve_memory" "$res" || fail "restoring reserve_memory: $ERR"
 
-# error injection rules: commands, LBAs, status, count, probability
+# error injection rules: commands, LBAs, status, count, probability, hold_ms
 for v in "" reads READ "read," ",read" "read,,write" "read write" none 1 $'\xff'; do
 	case_ EINVAL "$rule/commands" "$v"
 done
@@ -174,13 +174,16 @@ done
 for v in 2 -1 yes ""; do
 	case_ EINVAL "$rule/enable" "$v"
 done
-case_ EINVAL "$rule/enable" 1          # no status yet
+for v in -1 yes "" 1.5 3600001 18446744073709551616 1s; do
+	case_ EINVAL "$rule/hold_ms" "$v"
+done
+case_ EINVAL "$rule/enable" 1          # no status (or hold_ms) yet
 case_ EACCES "$rule/hits" 0
 # an enabled rule refuses changes
 write_attr "$rule/status" 0x4281 || fail "rule status"
 write_attr "$rule/enable" 1 || fail "rule enable"
 for a in "commands read" "lba_start 8" "lba_count 8" "status 0x6" "count 3" \
-	"probability 50"; do
+	"probability 50" "hold_ms 1000"; do
 	set -- $a
 	case_ EBUSY "$rule/$1" "$2"
 done
