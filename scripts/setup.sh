@@ -23,6 +23,7 @@ APT_PKGS=(
 	rustc-web rust-web-src rust-web-clippy
 	qemu-system-x86 fio nvme-cli kmod flex bison bc cpio libelf-dev
 	libssl-dev iproute2 e2fsprogs busybox-static xz-utils zstd stress-ng
+	python3-configshell-fb patch
 )
 
 # 1. extra suites, pinned low so that bookworm stays the default.

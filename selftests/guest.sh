@@ -28,6 +28,7 @@ TESTS=(
 	mem_thin
 	mem_latency
 	mem_hold
+	mem_nvmetcli
 	mem_after_zoned
 	mem_persistence
 	mem_nodata
