@@ -44,7 +44,6 @@ TESTS=(
 	"transport_data loop mem 4096"
 	"transport_data tcp mem 512"
 	"transport_data tcp mem 4096"
-	"transport_data tcp-netns mem 512"
 	"transport_data tcp-netns mem 4096"
 	mem_ext4_tcp
 	mem_remove_under_io
@@ -52,7 +51,6 @@ TESTS=(
 	mem_races
 	brd_loop
 	file_loop
-	"transport_data rdma mem 512"
 	"transport_data rdma mem 4096"
 	"mem_nodata_leak rdma"
 )
@@ -79,9 +77,11 @@ for entry in "${TESTS[@]}"; do
 	read -r -a words <<<"$entry"
 	t=$(IFS=_; echo "${words[*]}")
 	echo "# --- $t"
+	t0=$(date +%s)
 	timeout "$per_test" bash "$here/guest/${words[0]}.sh" "${words[@]:1}" 2>&1 |
 		sed 's/^\([^#]\)/# \1/'
 	rc=${PIPESTATUS[0]}
+	echo "# $t: $(($(date +%s) - t0)) s"
 	case $rc in
 	0) ktap_test_pass "$t" ;;
 	4) ktap_test_skip "$t" ;;

@@ -8,7 +8,7 @@
 # disabled the retry executes and the write completes. The data written
 # before is intact and the held block has the new data. Over nvme-loop
 # (whose host has no I/O timeout): disabling the namespace under a held
-# read returns and the read fails; with hold_ms 3000 a held read ends by
+# read returns and the read fails; with hold_ms 1000 a held read ends by
 # itself with an error, and a host disconnect under a held read returns;
 # the data stays intact. The kernel log and kmemleak stay clean.
 . "$(dirname "$0")/../lib.sh"
@@ -107,19 +107,19 @@ cmp -s "$exp" <(dd if="$DEV" bs=1M count=8 iflag=direct status=none) ||
 msg "loop: namespace enabled again, data intact"
 
 # --- loop: hold_ms bounds a hold; a disconnect under a held read returns ---
-write_attr "$r/hold_ms" 3000
+write_attr "$r/hold_ms" 1000
 write_attr "$r/enable" 1
 held0=$(stat_of held_commands)
 err0=$(stat_of errors)
 # the host retries an aborted read (Abort Requested has no DNR): each try
-# is held 3 s, until the host gives up
+# is held 1 s, until the host gives up
 dd if="$DEV" of=/dev/null bs=4096 count=1 iflag=direct status=none &
 ddpid=$!
 wait_stat held_commands $((held0 + 1)) 30 || fail "the read was not held"
 wait_gone $ddpid 120 || fail "a read held for 3 s did not end"
 wait $ddpid && fail "a read aborted after hold_ms succeeded"
 [ $(($(stat_of errors) - err0)) -ge 1 ] || fail "no held read was aborted"
-msg "loop: hold_ms 3000 ended $(($(stat_of held_commands) - held0)) held tries of a read with an error"
+msg "loop: hold_ms 1000 ended $(($(stat_of held_commands) - held0)) held tries of a read with an error"
 dd if="$DEV" of=/dev/null bs=4096 count=1 iflag=direct status=none &
 ddpid=$!
 held0=$(stat_of held_commands)
