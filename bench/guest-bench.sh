@@ -10,6 +10,11 @@
 #     transports="loop tcp"
 #     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
 #                randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
+#     passthru="mem ceiling brd"  backends that also run every workload
+#                through the namespace's generic character device
+#                /dev/ngXnY (fio io_uring_cmd, cmd_type=nvme: no block
+#                layer on the host), reported as transport
+#                <transport>-passthru; empty for none
 #     latency="0 20000 ..."   instead of the matrix: latency injection's
 #                accuracy. For each setting (nanoseconds, BASE or
 #                BASE:RANGE for latency_ns and latency_range_ns), one fio
@@ -35,13 +40,13 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency=""
+ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru=""
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
@@ -78,6 +83,7 @@ meta transports "$transports"
 meta workloads "$workloads"
 meta cmdline "$(cat /proc/cmdline)"
 [ -z "$latency" ] || meta latency "$latency"
+[ -z "$passthru" ] || meta passthru "$passthru"
 
 modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
 case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
@@ -242,19 +248,34 @@ prefill() {
 		--bs=1M --iodepth=8 --size="$size_b" --output-format=terse >/dev/null
 }
 
-# run_fio FILE: every workload in one fio process (a fio start costs wall
+# ng_of DEV: the generic character device of block device DEV (created);
+# in NG.
+ng_of() {
+	local name d
+	name=$(basename "$1" | sed 's/^nvme\([0-9]*\)n\([0-9]*\)$/ng\1n\2/')
+	d=/sys/class/nvme-generic/$name
+	[ -e "$d/dev" ] || return 1
+	NG=/dev/$name
+	rm -f "$NG"
+	mknod "$NG" c "$(cut -d: -f1 "$d/dev")" "$(cut -d: -f2 "$d/dev")"
+}
+
+# run_fio FILE [NG]: every workload in one fio process (a fio start costs wall
 # time under TCG), one after the other (stonewall: each its own reporting
 # group, so one JSON entry per workload, named after it), JSON to FILE.
 # Each of the njobs jobs of a workload works in its own 1/njobs slice of
-# the namespace.
+# the namespace. With NG, through that generic character device with
+# io_uring_cmd instead of the block device.
 run_fio() {
-	local wl rw bs qd rest jobs=()
+	local wl rw bs qd rest jobs=() dev=${2:-$DEV} engine=(--ioengine=io_uring --direct=1)
+	# uring commands bypass the page cache anyway; fio refuses direct=1 there
+	[ -z "${2:-}" ] || engine=(--ioengine=io_uring_cmd --cmd_type=nvme)
 	for wl in $workloads; do
 		rw=${wl%%-*} rest=${wl#*-}
 		bs=${rest%%-*} qd=${rest#*-qd}
 		jobs+=(--name="$wl" --stonewall --rw="$rw" --bs="$bs" --iodepth="$qd")
 	done
-	fio --filename="$DEV" --direct=1 --ioengine=io_uring --numjobs="$njobs" \
+	fio --filename="$dev" "${engine[@]}" --numjobs="$njobs" \
 		--group_reporting --size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
 		--norandommap --time_based --runtime="$runtime" --ramp_time="$ramp" \
 		--lat_percentiles=1 --output-format=json --output="$1" "${jobs[@]}"
@@ -370,6 +391,20 @@ for rep in $(seq 1 "$reps"); do
 			iops_of "$d/$tr.json" 2>/dev/null | while read -r wl iops; do
 				say "  $b $tr $wl: $iops IOPS"
 			done
+			if [[ " $passthru " == *" $b "* ]]; then
+				if ! ng_of "$DEV"; then
+					note "rep $rep: no generic device for $DEV"
+					failed=$((failed + 1))
+				elif run_fio "$d/$tr-passthru.json" "$NG" >/dev/null 2>"$d/$tr-passthru.err"; then
+					rm -f "$d/$tr-passthru.err"
+				else
+					note "rep $rep: fio io_uring_cmd on $b over $tr failed: $(tail -n 2 "$d/$tr-passthru.err" | tr '\n' ' ')"
+					failed=$((failed + 1))
+				fi
+				iops_of "$d/$tr-passthru.json" 2>/dev/null | while read -r wl iops; do
+					say "  $b $tr-passthru $wl: $iops IOPS"
+				done
+			fi
 			say "  ($b over $tr: $(echo "$(now) - $t" | bc | cut -d. -f1) s of guest time)"
 			disconnect "$tr"
 		done

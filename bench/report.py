@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 BACKENDS = ["mem", "ceiling", "brd", "null_blk", "null_blk_nodata", "file"]
 PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ceiling"]
-TRANSPORTS = ["loop", "tcp"]
+TRANSPORTS = ["loop", "loop-passthru", "tcp", "tcp-passthru"]
 WORKLOADS = [
     "randread-4k-qd1",
     "randread-4k-qd32",
@@ -385,7 +385,11 @@ def main():
         f"- method: {method}",
         f"- fio: {meta.get('fio', '?')}, `--direct=1 --ioengine=io_uring --numjobs={meta.get('vcpus', '?')} "
         f"--group_reporting --norandommap`, each job in its own 1/{meta.get('vcpus', '?')} of the namespace, "
-        f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)",
+        f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)"
+        + (f"; transports `<t>-passthru` (backends {meta['passthru']}): the same jobs with "
+           "`--ioengine=io_uring_cmd --cmd_type=nvme` on the host's generic character device "
+           "/dev/ngXnY instead of the block device (no block layer on the host)"
+           if meta.get("passthru") else ""),
         "- backends, each alone behind nvmet namespace 1: **mem** nvmet-mem object; **ceiling** the "
         "same with `nodata=1` (commands complete without touching data or pages: nvmet, the "
         "transport and the host alone); **brd** /dev/ram0 (bdev backend); **null_blk** "

@@ -34,6 +34,10 @@
 #                      and appended to bench/results.md (plot bench/scale.svg).
 #                      BENCH_SCALE= (empty) skips it; BENCH_QUICK skips it
 #                      unless set
+#   BENCH_PASSTHRU="mem ceiling brd"  backends that also run the workloads
+#                      through the host's generic NVMe character device
+#                      (fio io_uring_cmd: no block layer on the host),
+#                      rows "<transport>-passthru"; empty for none
 #   BENCH_LATENCY="0 1 10000 100000 1000000 100000:100000"  latency
 #                      injection's accuracy: one icount guest (2 vCPUs),
 #                      a mem namespace per transport, fio randread 4k qd1 at
@@ -127,6 +131,9 @@ set -- $backends; nb=$#
 set -- $transports; nt=$#
 set -- $workloads; nw=$#
 runs=$((reps * nb * nt * nw))
+# the passthrough rows of the backends that have them
+set -- ${BENCH_PASSTHRU-mem ceiling brd}
+runs=$((runs + reps * $# * nt * nw))
 # Wall time per guest second under icount TCG: measured ~5-8 s on a 2-core
 # host; allow 20 for a host that is busy with another guest, plus boot and
 # the prefills (1 GiB each).
@@ -134,7 +141,7 @@ timeout_s=$((runs * (runtime + ramp + 1) * 20 + reps * nb * 300 + 600))
 log "matrix: $reps rep(s) x $nb backend(s) x $nt transport(s) x $nw workload(s) = $runs fio runs of ${ramp}+${runtime} s guest time"
 
 args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
-      "transports=$transports" "workloads=$workloads")
+      "transports=$transports" "workloads=$workloads" "passthru=${BENCH_PASSTHRU-mem ceiling brd}")
 
 # run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment
 # (VM_CPUS=2 unless given); its exit status; the accelerator vm.sh chose

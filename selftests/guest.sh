@@ -29,6 +29,7 @@ TESTS=(
 	mem_latency
 	mem_hold
 	mem_nvmetcli
+	mem_passthru
 	mem_after_zoned
 	mem_persistence
 	mem_nodata
