@@ -49,7 +49,7 @@ TESTS=(
 	mem_ext4_tcp
 	mem_remove_under_io
 	mem_fault_injection
-	mem_races
+	"mem_races 5"
 	brd_loop
 	file_loop
 	"transport_data rdma mem 4096"
