@@ -12,8 +12,7 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::HeldRequest;
-use crate::ffi::{self, Namespace, NamespaceRef, PerCpuCounters};
+use crate::ffi::{self, HeldRequest, Namespace, NamespaceRef, PerCpuCounters};
 use crate::inject::Rules;
 use crate::io::{self, Command, Req, NR_COMMANDS};
 use crate::nvme::Status;
