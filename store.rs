@@ -254,6 +254,13 @@ impl Store {
             // inserted before are there for the discard to find.
             self.pages.set_end(end);
             self.discard(new, old - new);
+            // A partly used old last page lies wholly at or beyond the new
+            // end when the new size ends on a page boundary: the discard
+            // only zeroed it.
+            let old_end = old.div_ceil(PAGE_SIZE as u64) as usize;
+            if old_end > end {
+                self.free_pages(end, old_end - 1);
+            }
         } else {
             self.discard(old, new - old);
             self.pages.set_end(end);
@@ -455,6 +462,14 @@ mod tests {
         assert_eq!(store.used_pages(), 4);
         store.resize(1 << 40, 0);
         assert_eq!(store.used_pages(), 0);
+        // Shrinking to a page boundary frees a partly used old last page.
+        store.resize(0, 4 * page + 512);
+        for i in 0..5 {
+            store.page_for_write(i, ANY).unwrap();
+        }
+        store.resize(4 * page + 512, 4 * page);
+        assert_eq!(store.used_pages(), 4);
+        assert!(store.pages.get(4).is_none());
     }
 
     #[test]
