@@ -6,9 +6,9 @@
 # (mem_torture.sh) for SECONDS / 4 per run (four runs) in another, then the
 # protocol fuzz (mem_fuzz.sh) with SOAK_FUZZ_COUNT (default 10000) commands
 # over loop and over tcp, one guest each, then the races under I/O
-# (mem_races.sh) with 40 iterations (5 in make check), then the 512-byte
-# data path over tcp in a network namespace and over rdma (make check runs
-# them at 4096).
+# (mem_races.sh) with 40 iterations (3 in make check), then the data path
+# over tcp in a network namespace (512 and 4096 byte blocks) and the
+# 512-byte one over rdma (make check runs rdma at 4096).
 # Exit status non-zero if a test fails or on any kernel report.
 #   scripts/soak.sh [SECONDS]
 set -euo pipefail
@@ -30,10 +30,11 @@ for tr in loop tcp; do
 	"$NVMET_MEM_TOP/scripts/vm.sh" -t $((fuzz / 10 + 900)) \
 		"$NVMET_MEM_TOP/selftests/guest/mem_fuzz.sh" "$tr" "$fuzz"
 done
-# the races under I/O, longer than make check's 5 iterations
+# the races under I/O, longer than make check's 3 iterations
 "$NVMET_MEM_TOP/scripts/vm.sh" -t 3600 "$NVMET_MEM_TOP/selftests/guest/mem_races.sh" 40
-# transports whose 4096-byte run is in make check, at 512 bytes
-for tr in tcp-netns rdma; do
+# transport runs that make check leaves out
+for run in "tcp-netns mem 512" "tcp-netns mem 4096" "rdma mem 512"; do
+	# shellcheck disable=SC2086 # word splitting of $run is intended
 	"$NVMET_MEM_TOP/scripts/vm.sh" -t 1800 \
-		"$NVMET_MEM_TOP/selftests/guest/transport_data.sh" "$tr" mem 512
+		"$NVMET_MEM_TOP/selftests/guest/transport_data.sh" $run
 done

@@ -45,11 +45,10 @@ TESTS=(
 	"transport_data loop mem 4096"
 	"transport_data tcp mem 512"
 	"transport_data tcp mem 4096"
-	"transport_data tcp-netns mem 4096"
 	mem_ext4_tcp
 	mem_remove_under_io
 	mem_fault_injection
-	"mem_races 5"
+	"mem_races 3"
 	brd_loop
 	file_loop
 	"transport_data rdma mem 4096"

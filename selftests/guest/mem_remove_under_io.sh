@@ -15,7 +15,7 @@ connect_loop testnqn.live
 ns=$CFS/subsystems/testnqn.live/namespaces/1
 for round in 1 2 3; do
 	fio --name=live --filename="$DEV" --rw=randrw --bs=4k --iodepth=16 \
-	    --ioengine=io_uring --direct=1 --time_based --runtime=60 \
+	    --ioengine=io_uring --direct=1 --time_based --runtime=12 \
 	    --size=64M --output=/dev/null >/dev/null 2>&1 &
 	fio_pid=$!
 	sleep 3
@@ -28,7 +28,7 @@ for round in 1 2 3; do
 	msg "round $round: disabled under fio, fio ended, re-enabled"
 done
 fio --name=live --filename="$DEV" --rw=randwrite --bs=4k --iodepth=16 \
-    --ioengine=io_uring --direct=1 --time_based --runtime=60 --size=64M \
+    --ioengine=io_uring --direct=1 --time_based --runtime=12 --size=64M \
     --output=/dev/null >/dev/null 2>&1 &
 fio_pid=$!
 sleep 3
