@@ -16,6 +16,7 @@
 #                default 10000 fuzz commands per transport) on the debug kernel
 #   make bench   benchmark: mem vs brd, null_blk, tmpfs file (plain kernel, icount guest)
 #   make kernel  build (or reuse) the cached guest kernel
+#   make series  regenerate patches/ (its last patch adds nvmet-mem to the tree)
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KDIR ?= $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
@@ -25,7 +26,7 @@ KDIR ?= $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 all: modules
 
 modules:
-	$(MAKE) -C $(KDIR) M=$(TOP) modules
+	$(MAKE) -C $(KDIR) M=$(TOP) CONFIG_NVME_TARGET_MEM=m modules
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean
@@ -36,6 +37,10 @@ rustfmt:
 
 kernel:
 	$(TOP)/scripts/build-kernel.sh
+
+.PHONY: series
+series:
+	$(TOP)/scripts/series.sh
 
 run:
 	$(TOP)/scripts/run.sh

@@ -277,7 +277,7 @@ impl AttributeOperations<0> for ObjectDir {
                 this,
                 "size",
                 ENOMEM,
-                "{} bytes is more than the {} bytes of RAM (set max_memory first for a thin namespace)",
+                "{} bytes is more than the {} bytes of RAM (thin: set max_memory first)",
                 size,
                 ram
             );
@@ -599,7 +599,7 @@ impl AttributeOperations<0> for RuleDir {
         let parsed = parse_commands(page);
         set_rule(this, "commands", |s| {
             s.commands = parsed.ok_or(
-                "a comma-separated list of read, write, compare, write_zeroes, dsm, verify, flush, or all",
+                "all, or a list of read, write, compare, write_zeroes, dsm, verify, flush",
             )?;
             Ok(())
         })

@@ -56,7 +56,7 @@ extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
 extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
     match NonNull::new(ns) {
         Some(ptr) => {
-            // SAFETY: the identify hook runs for an enabled namespace of this
+            // SAFETY: the ns_info hook runs for an enabled namespace of this
             // backend that the Identify command holds a reference on.
             let ns = unsafe { NamespaceRef::<KBox<Binding>>::from_raw(ptr) };
             backend::used_blocks(&ns)

@@ -11,7 +11,7 @@
 //! and rdma the data buffer is the target's, and what it held before must
 //! not reach the host. Every other opcode is Invalid Opcode.
 //!
-//! Every execute function honours nowait (patch 0007): nvme-loop calls it
+//! Every execute function honours nowait (patch 0008): nvme-loop calls it
 //! from its submission context, where it must not sleep. Read, Compare,
 //! Verify, Flush and a Write to allocated pages never sleep and complete
 //! there; a Write that needs a page, Write Zeroes and Dataset Management

@@ -34,6 +34,7 @@ module! {
     authors: ["nvmet-mem developers"],
     description: "Memory backend for the NVMe target",
     license: "GPL",
+    alias: ["nvmet-backend-mem"],
 }
 
 #[pin_data]

@@ -37,35 +37,29 @@
 
 static void *nvmet_mem_context;
 
-static void nvmet_mem_identify_ns(struct nvmet_ns *ns, struct nvme_id_ns *id)
+static void nvmet_mem_ns_info(struct nvmet_ns *ns, struct nvmet_ns_info *info)
 {
-	u64 used = nvmet_mem_rs_used_blocks(ns);
-
-	/* the core leaves NUSE zero where the namespace is inaccessible */
-	if (id->nuse)
-		id->nuse = cpu_to_le64(min(used, le64_to_cpu(id->nsze)));
 	/* thin: NUSE counts the blocks backed by pages */
-	id->nsfeat |= NVME_NS_FEAT_THIN;
+	info->thin = true;
+	info->nuse = nvmet_mem_rs_used_blocks(ns);
 	/* deallocated blocks read as zeroes; Write Zeroes deallocates */
-	id->dlfeat = 0x1 | (1 << 3);
-}
-
-static void nvmet_mem_identify_cs_indep(struct nvmet_ns *ns,
-					struct nvme_id_ns_cs_indep *id)
-{
+	info->dlfeat = 0x1 | (1 << 3);
 	/* a write is in the store when it completes; Flush has nothing to do */
-	id->nsfeat |= NVME_NS_VWC_NOT_PRESENT;
+	info->no_volatile_write_cache = true;
+	/* a deallocate frees whole pages only */
+	info->dealloc_blocks = PAGE_SIZE >> ns->blksize_shift;
 }
 
-static struct nvmet_backend_ops nvmet_mem_backend_ops = {
-	.name			= "mem",
-	.owner			= THIS_MODULE,
-	.enable			= nvmet_mem_rs_enable,
-	.disable		= nvmet_mem_rs_disable,
-	.parse_io_cmd		= nvmet_mem_rs_parse_io_cmd,
-	.revalidate		= nvmet_mem_rs_revalidate,
-	.identify_ns		= nvmet_mem_identify_ns,
-	.identify_cs_indep	= nvmet_mem_identify_cs_indep,
+static const struct nvmet_backend_ops nvmet_mem_backend_ops = {
+	.name		= "mem",
+	.owner		= THIS_MODULE,
+	.enable		= nvmet_mem_rs_enable,
+	.disable	= nvmet_mem_rs_disable,
+	.parse_io_cmd	= nvmet_mem_rs_parse_io_cmd,
+	.revalidate	= nvmet_mem_rs_revalidate,
+	.ns_info	= nvmet_mem_ns_info,
+	.oncs		= NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM |
+			  NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_VERIFY,
 };
 
 /*
@@ -89,8 +83,10 @@ int nvmet_mem_register(void *ctx)
 	if (ret) {
 		destroy_workqueue(nvmet_mem_held_wq);
 		nvmet_mem_context = NULL;
+		return ret;
 	}
-	return ret;
+	pr_info("registered backend mem\n");
+	return 0;
 }
 
 void nvmet_mem_unregister(void)
@@ -100,6 +96,7 @@ void nvmet_mem_unregister(void)
 	destroy_workqueue(nvmet_mem_held_wq);
 	nvmet_unregister_backend(&nvmet_mem_backend_ops);
 	nvmet_mem_context = NULL;
+	pr_info("unregistered backend mem\n");
 }
 
 void *nvmet_mem_ctx(void)

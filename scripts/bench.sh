@@ -70,7 +70,7 @@ if [ "${BENCH_HOST:-0}" = 1 ]; then
 	cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
 	log "building the module against $KDIR"
 	# shellcheck disable=SC2086
-	make -C "$KDIR" -s ${BENCH_KMAKE_ARGS:-LLVM=1} M="$out/module" modules
+	make -C "$KDIR" -s ${BENCH_KMAKE_ARGS:-LLVM=1} M="$out/module" CONFIG_NVME_TARGET_MEM=m modules
 	reps=${BENCH_REPS:-3}
 	log "fio matrix on the running kernel $(uname -r), $(nproc) CPUs, output in $out"
 	rc=0
@@ -108,7 +108,7 @@ git -C "$top" diff --quiet HEAD -- '*.rs' '*.c' '*.h' Kbuild 2>/dev/null ||
 log "building the module (plain kernel) in $out/module"
 mkdir "$out/module"
 cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
-make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" modules
+make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" CONFIG_NVME_TARGET_MEM=m modules
 ko=$out/module/nvmet-mem.ko
 [ -f "$ko" ] || die "no $ko"
 

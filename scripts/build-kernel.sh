@@ -28,8 +28,10 @@ plain) ;;
 debug) CONFIGS+=("$NVMET_MEM_TOP/kernel/debug.config") ;;
 *) die "NVMET_MEM_KERNEL must be plain or debug" ;;
 esac
-PATCHES=("$NVMET_MEM_TOP"/patches/*.patch)
-[ -e "${PATCHES[0]}" ] || PATCHES=()
+PATCHES=()
+for p in "$NVMET_MEM_TOP"/patches/*.patch; do
+	case $p in */0000-cover-letter.patch) ;; *) [ -e "$p" ] && PATCHES+=("$p") ;; esac
+done
 
 kver=$(basename "$KERNEL_TARBALL" | sed 's/\.tar\..*//; s/^linux-source-//')
 cfg_hash=$(hash_files "${CONFIGS[@]}")

@@ -33,7 +33,7 @@ module_dir() { echo "$1.module"; }
 make_module() {
 	local kdir=$1
 	shift
-	make -C "$kdir" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" "$@" modules || return
+	make -C "$kdir" "${KMAKE_VARS[@]}" M="$NVMET_MEM_TOP" CONFIG_NVME_TARGET_MEM=m "$@" modules || return
 	mkdir -p "$(module_dir "$kdir")"
 	cp "$NVMET_MEM_TOP/nvmet-mem.ko" "$(module_dir "$kdir")/"
 }

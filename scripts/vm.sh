@@ -44,9 +44,12 @@ if [ -z "$out" ]; then out=$(mktemp -d /tmp/nvmet-mem-vm.XXXXXX); fi
 mkdir -p "$out"; out=$(realpath "$out")
 rm -f "$out"/{rc,dmesg,output.log,console.log,reports,kmemleak}
 
-# vng needs the modules of the tree installed in the tree.
-if [ ! -d "$KDIR/.virtme_mods/lib/modules" ] ||
-   [ "$KDIR/modules.order" -nt "$KDIR/.virtme_mods/lib/modules" ]; then
+# vng needs the modules of the tree installed in the tree; reinstall when a
+# module was rebuilt (a series change rebuilds some without changing
+# modules.order).
+stamp=$KDIR/.virtme_mods/lib/modules
+if [ ! -d "$stamp" ] || [ "$KDIR/modules.order" -nt "$stamp" ] ||
+   [ -n "$(find "$KDIR" -path "$KDIR/.virtme_mods" -prune -o -name '*.ko' -newer "$stamp" -print -quit)" ]; then
 	make -C "$KDIR" -s "${KMAKE_VARS[@]}" INSTALL_MOD_PATH="$KDIR/.virtme_mods" \
 		INSTALL_MOD_STRIP=1 modules_install >/dev/null
 	touch "$KDIR/.virtme_mods/lib/modules"

@@ -18,6 +18,7 @@ TESTS=(
 	backend_attr
 	rmmod_in_use
 	module_unload
+	mem_intree
 	mem_kunit
 	mem_bad_input
 	mem_mkdir_fail
@@ -51,6 +52,7 @@ TESTS=(
 	"mem_races 3"
 	brd_loop
 	file_loop
+	passthru_loop
 	"transport_data rdma mem 4096"
 	"mem_nodata_leak rdma"
 )

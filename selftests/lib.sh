@@ -91,6 +91,47 @@ mem_ns() {
 # nuse DEV: the namespace's NUSE from Identify Namespace, in decimal.
 nuse() { printf '%d\n' "$(nvme id-ns "$1" | sed -n 's/^nuse *: *//p')"; }
 
+# id_fields DEV: the Identify fields that depend on a namespace's backend,
+# as "name=value" words: ONCS of the controller; NSFEAT, DLFEAT, NAWUN,
+# NAWUPF, NACWU, NPWG, NPWA, NPDG, NPDA, NOWS of the namespace; NSFEAT of
+# the I/O Command Set Independent data (ind_nsfeat); "compare" and "verify"
+# from the Commands Supported and Effects log (bit 0: supported).
+id_fields() {
+	python3 - "$1" "${1%n[0-9]*}" <<'PY'
+import subprocess, sys
+dev, ctrl = sys.argv[1], sys.argv[2]
+def raw(*a):
+    r = subprocess.run(["nvme", *a, "-b"], capture_output=True)
+    if r.returncode or not r.stdout:
+        sys.exit("nvme %s: %s" % (" ".join(a), r.stderr.decode().strip()))
+    return r.stdout
+def le(b, off, n):
+    return int.from_bytes(b[off:off + n], "little")
+c, ns = raw("id-ctrl", ctrl), raw("id-ns", dev)
+nsid = open("/sys/block/%s/nsid" % dev.split("/")[-1]).read().strip()
+ind = raw("cmdset-ind-id-ns", dev, "-n", nsid)
+# nvme-cli 2.3's effects-log prints nothing for a fabrics controller
+log = raw("get-log", ctrl, "--log-id=5", "--log-len=4096")
+out = ["oncs=%#x" % le(c, 520, 2), "nsfeat=%d" % ns[24], "dlfeat=%d" % ns[33]]
+for name, off in (("nawun", 34), ("nawupf", 36), ("nacwu", 38), ("npwg", 64),
+                  ("npwa", 66), ("npdg", 68), ("npda", 70), ("nows", 72)):
+    out.append("%s=%d" % (name, le(ns, off, 2)))
+out += ["ind_nsfeat=%d" % ind[0], "compare=%d" % (le(log, 1024 + 4 * 0x05, 4) & 1),
+        "verify=%d" % (le(log, 1024 + 4 * 0x0c, 4) & 1)]
+print(" ".join(out))
+PY
+}
+
+# expect_id_fields DEV "name=value ...": fail unless id_fields DEV has them.
+expect_id_fields() {
+	local got want
+	got=" $(id_fields "$1") " || fail "identify of $1"
+	msg "identify $1: $got"
+	for want in $2; do
+		[[ $got == *" $want "* ]] || fail "identify of $1: want $want, got:$got"
+	done
+}
+
 # wait_gone PID SECONDS: wait until the process has exited; false if not.
 wait_gone() {
 	local i

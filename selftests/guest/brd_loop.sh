@@ -14,4 +14,7 @@ write_attr "$ns/enable" 1 || fail "enable brd namespace"
 export_loop testnqn.brd 11
 connect_loop testnqn.brd; dev=$DEV
 [ "$(cat /sys/block/${dev#/dev/}/size)" = $((64 << 11)) ] || fail "size of $dev"
+# what the block device reports through Identify (its queue limits: 512
+# byte blocks, 4 KiB physical blocks, I/O size and discard granularity)
+expect_id_fields "$dev" "oncs=0x2c nsfeat=50 dlfeat=0 nawun=7 nawupf=7 nacwu=7 npwg=7 npwa=7 npdg=7 npda=7 nows=0 ind_nsfeat=32 compare=0 verify=0"
 verify_io "$dev" 8

@@ -16,4 +16,6 @@ write_attr "$ns/enable" 1 || fail "enable file namespace"
 export_loop testnqn.file 12
 connect_loop testnqn.file; dev=$DEV
 [ "$(cat /sys/block/${dev#/dev/}/size)" = $((64 << 11)) ] || fail "size of $dev"
+# a file reports no limits and a volatile write cache
+expect_id_fields "$dev" "oncs=0x2c nsfeat=0 dlfeat=0 nawun=0 npwg=0 npdg=0 nows=0 ind_nsfeat=0 compare=0 verify=0"
 verify_io "$dev" 8

@@ -19,6 +19,11 @@ nsfeat=$(nvme id-ns "$DEV" | sed -n 's/^nsfeat *: *//p')
 dlfeat=$(nvme id-ns "$DEV" | sed -n 's/^dlfeat *: *//p')
 [ $((dlfeat & 7)) = 1 ] || fail "DLFEAT does not say deallocated blocks read zero ($dlfeat)"
 [ "$(nuse "$DEV")" = 0 ] || fail "NUSE not 0 on a fresh object"
+# thin (NSFEAT bit 0) with preferred sizes (OPTPERF), deallocated blocks
+# read zeroes and Write Zeroes deallocates (DLFEAT 9), deallocation by
+# pages of 8 blocks (NPDG 7, 0's based), no volatile write cache; ONCS
+# and the effects log advertise Compare and Verify (ONCS bits 0 and 7)
+expect_id_fields "$DEV" "oncs=0xad nsfeat=49 dlfeat=9 nawun=0 npwg=0 npdg=7 npda=7 nows=0 ind_nsfeat=32 compare=1 verify=1"
 
 blk=$(mktemp) other=$(mktemp) out=$(mktemp)
 cleanup_add "rm -f '$blk' '$other' '$out'"

@@ -8,7 +8,7 @@ unload_mem
 log_mark
 insmod "$MEM_KO" || fail "insmod"
 mem_loaded || fail "nvmet_mem not in /sys/module"
-log_since | grep -q "nvmet: registered backend mem" || fail "no registration message"
+log_since | grep -q "nvmet_mem: registered backend mem" || fail "no registration message"
 grep -q '^nvmet_mem ' /proc/modules || fail "not in /proc/modules"
 # nvmet_mem depends on nvmet, so nvmet lists it as a user.
 grep '^nvmet ' /proc/modules | grep -q nvmet_mem || fail "nvmet does not list nvmet_mem as user"
