@@ -28,10 +28,7 @@ plain) ;;
 debug) CONFIGS+=("$NVMET_MEM_TOP/kernel/debug.config") ;;
 *) die "NVMET_MEM_KERNEL must be plain or debug" ;;
 esac
-PATCHES=()
-for p in "$NVMET_MEM_TOP"/patches/*.patch; do
-	case $p in */0000-cover-letter.patch) ;; *) [ -e "$p" ] && PATCHES+=("$p") ;; esac
-done
+mapfile -t PATCHES < <(series_patches)
 
 kver=$(basename "$KERNEL_TARBALL" | sed 's/\.tar\..*//; s/^linux-source-//')
 cfg_hash=$(hash_files "${CONFIGS[@]}")

@@ -29,6 +29,15 @@ hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -c1-12; }
 # guest loads the module of its own kernel even when the work tree has been
 # rebuilt for the other one (plain or debug) since.
 module_dir() { echo "$1.module"; }
+# series_patches: the kernel patches of patches/, in order, one path per
+# line, without the cover letter (0000), which has no diff.
+series_patches() {
+	local p
+	for p in "$NVMET_MEM_TOP"/patches/*.patch; do
+		case $p in */0000-cover-letter.patch) ;; *) [ -e "$p" ] && echo "$p" ;; esac
+	done
+}
+
 # make_module KDIR [make args...]: build nvmet-mem.ko for KDIR, keep a copy.
 make_module() {
 	local kdir=$1

@@ -47,8 +47,7 @@ base=$(g rev-parse HEAD)
 
 # the nvmet patches, in order; the generated one is left out
 n=0
-for p in "$NVMET_MEM_TOP"/patches/*.patch; do
-	case $p in */0000-cover-letter.patch) continue ;; esac
+for p in $(series_patches); do
 	grep -q "^Subject: \[PATCH [0-9/]*\] ${DRIVER_SUBJECT:0:30}" "$p" && continue
 	g am -q --committer-date-is-author-date "$p" || die "$(basename "$p") does not apply"
 	n=$((n + 1))

@@ -7,10 +7,7 @@ KDIR=${KDIR:-$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)}
 cp=$KDIR/scripts/checkpatch.pl
 [ -f "$cp" ] || { echo "# no checkpatch.pl in $KDIR"; exit 4; }
 rc=0
-patches=()
-for p in "$NVMET_MEM_TOP"/patches/*.patch; do
-	case $p in */0000-cover-letter.patch) ;; *) patches+=("$p") ;; esac
-done
+mapfile -t patches < <(series_patches)
 out=$(perl "$cp" --strict --no-tree --quiet "${patches[@]}" 2>&1) || rc=1
 out2=$(perl "$cp" --strict --no-tree --quiet -f "$NVMET_MEM_TOP"/nvmet_mem_glue.[ch] 2>&1) || rc=1
 [ -z "$out$out2" ] || printf '%s\n%s\n' "$out" "$out2" | sed 's/^/# /'

@@ -35,8 +35,7 @@ build() {
 build || { echo "# pristine drivers/nvme/target does not build"; exit 1; }
 kdoc >"$tmp/kdoc.base"
 n=0
-for p in "$NVMET_MEM_TOP"/patches/*.patch; do
-	case $p in */0000-cover-letter.patch) continue ;; esac
+for p in $(series_patches); do
 	patch -d "$src" -p1 -N --batch --quiet <"$p" ||
 		{ echo "# $(basename "$p") does not apply"; exit 1; }
 	! find "$src" -name '*.rej' | grep -q . || { echo "# $(basename "$p"): rejects"; exit 1; }
