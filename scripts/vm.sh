@@ -46,7 +46,10 @@ rm -f "$out"/{rc,dmesg,output.log,console.log,reports,kmemleak}
 
 # vng needs the modules of the tree installed in the tree; reinstall when a
 # module was rebuilt (a series change rebuilds some without changing
-# modules.order).
+# modules.order). Guests may boot at once (make check runs two): one
+# installs, the others wait for it; so for the KVM probe below.
+exec 9>"$KDIR/.nvmet-mem-vm.lock"
+flock 9
 stamp=$KDIR/.virtme_mods/lib/modules
 if [ ! -d "$stamp" ] || [ "$KDIR/modules.order" -nt "$stamp" ] ||
    [ -n "$(find "$KDIR" -path "$KDIR/.virtme_mods" -prune -o -name '*.ko' -newer "$stamp" -print -quit)" ]; then
@@ -81,6 +84,7 @@ case "${NVMET_MEM_KVM:-auto}" in
 *) kvm_works || accel=(--disable-kvm) ;;
 esac
 [ ${#accel[@]} -eq 0 ] && mode=KVM || mode=TCG
+exec 9>&-
 qemu_opts=()
 [ -n "${VM_QEMU_OPTS:-}" ] && qemu_opts=(--qemu-opts "$VM_QEMU_OPTS")
 

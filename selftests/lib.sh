@@ -55,10 +55,18 @@ log_mark() {
 }
 log_since() { dmesg | sed -n "/$_mark/,\$p"; }
 
+# modload MODULE...: modprobe each module that is not loaded yet. modprobe
+# takes seconds in the debug guest even for a module that is loaded, and
+# most tests load the same few.
+modload() {
+	local m
+	for m in "$@"; do
+		[ -d "/sys/module/${m//-/_}" ] || modprobe "$m" || return 1
+	done
+}
+
 load_nvmet() {
-	modprobe nvmet || fail "modprobe nvmet"
-	modprobe nvme-loop || fail "modprobe nvme-loop"
-	modprobe nvme-fabrics 2>/dev/null || true
+	modload nvmet nvme-loop || fail "modprobe nvmet nvme-loop"
 }
 
 mem_loaded() { [ -d /sys/module/nvmet_mem ]; }

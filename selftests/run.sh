@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The test suite: set up the machine (idempotent), build the patched guest
-# kernel (cached) and the module, run the host tests, then boot one guest
-# and run the guest tests in it. Output is KTAP; the last line is
+# kernel (cached) and the module, run the host tests, then boot the guests
+# (two at once by default) and run the guest tests in them. Output is
+# KTAP; the last line is
 #   N passed, N failed, N skipped
 # and the exit status is non-zero if anything failed, including a build
 # step, a guest crash or any oops/BUG/WARNING/KASAN/lockdep report.
@@ -67,40 +68,83 @@ for t in "$here"/host/*.sh; do
 	esac
 done
 
+# The guest tests run in NVMET_MEM_GUESTS guests (default 2) at once, each
+# a share of the tests, balanced by the seconds in selftests/durations: a
+# guest's vCPUs are often idle (a test waits for a timer, a shell script
+# forks), so two guests finish much sooner than one.
 out=$(mktemp -d /tmp/nvmet-mem-selftests.XXXXXX)
 timeout_s=$(sed -n 's/^timeout=//p' "$here/settings")
 KTAP_HELPERS=$KDIR/tools/testing/selftests/kselftest/ktap_helpers.sh
-"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" -t "${timeout_s:-900}" "$here/guest.sh" "$KTAP_HELPERS" \
-	"${picked[@]}" >"$out/host.log" 2>&1
-vmrc=$?
-seen=0
-while IFS= read -r line; do
-	if [[ $line =~ ^(not\ )?ok\ [0-9]+\ ([^#]*[^#\ ])(\ #\ (SKIP|XFAIL).*)?$ ]]; then
-		seen=$((seen + 1))
-		name=guest_${BASH_REMATCH[2]}
-		if [ -n "${BASH_REMATCH[1]}" ]; then result fail "$name"
-		elif [ "${BASH_REMATCH[4]}" = SKIP ]; then result skip "$name"
-		else result ok "$name"; fi
-	else
-		case $line in
-		"# "*) echo "$line" ;;
-		TAP*|1..*) ;;
-		*) echo "# $line" ;;
-		esac
+mapfile -t names < <(bash "$here/guest.sh" --list "${picked[@]}")
+[ ${#names[@]} -gt 0 ] || { result fail guest_tests_picked; finish; }
+nguests=${NVMET_MEM_GUESTS:-2}
+[ "$nguests" -ge 1 ] || nguests=1
+[ "$nguests" -le ${#names[@]} ] || nguests=${#names[@]}
+# longest first onto the guest with the least so far; each guest keeps the
+# list's order
+mapfile -t shard_of < <(python3 - "$here/durations" "$nguests" "${names[@]}" <<'PY'
+import sys
+dur = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 2 and not line.startswith("#"):
+        dur[f[0]] = int(f[1])
+n, names = int(sys.argv[2]), sys.argv[3:]
+load, shard = [0] * n, {}
+for t in sorted(names, key=lambda t: -dur.get(t, 60)):
+    g = load.index(min(load))
+    shard[t] = g
+    load[g] += dur.get(t, 60)
+for t in names:
+    print(shard[t])
+PY
+)
+pids=()
+for g in $(seq 0 $((nguests - 1))); do
+	mine=()
+	for i in "${!names[@]}"; do
+		[ "${shard_of[i]}" = "$g" ] && mine+=("${names[i]}")
+	done
+	mkdir "$out/guest$g"
+	echo "# guest $g: ${mine[*]}"
+	# `make check T=...` picks by script name too; here every name is a
+	# KTAP name, which picks exactly one test
+	"$NVMET_MEM_TOP/scripts/vm.sh" -o "$out/guest$g" -t "${timeout_s:-900}" "$here/guest.sh" \
+		"$KTAP_HELPERS" "${mine[@]}" >"$out/guest$g/host.log" 2>&1 &
+	pids+=($!)
+done
+for g in "${!pids[@]}"; do
+	vmrc=0
+	wait "${pids[g]}" || vmrc=$?
+	seen=0
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ ([^#]*[^#\ ])(\ #\ (SKIP|XFAIL).*)?$ ]]; then
+			seen=$((seen + 1))
+			name=guest_${BASH_REMATCH[2]}
+			if [ -n "${BASH_REMATCH[1]}" ]; then result fail "$name"
+			elif [ "${BASH_REMATCH[4]}" = SKIP ]; then result skip "$name"
+			else result ok "$name"; fi
+		else
+			case $line in
+			"# "*) echo "$line" ;;
+			TAP*|1..*) ;;
+			*) echo "# $line" ;;
+			esac
+		fi
+	done <"$out/guest$g/host.log"
+	planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/guest$g/host.log" | head -n 1)
+	if [ -z "$planned" ] || [ "$seen" -lt "$planned" ]; then
+		echo "# guest $g ran $seen of ${planned:-?} tests (vm exit $vmrc)"
+		result fail "guest${g}_completed"
 	fi
-done <"$out/host.log"
-planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/host.log" | head -n 1)
-if [ -z "$planned" ] || [ "$seen" -lt "$planned" ]; then
-	echo "# guest ran $seen of ${planned:-?} tests (vm exit $vmrc)"
-	result fail guest_completed
-fi
-if [ -s "$out/reports" ]; then
-	sed 's/^/# /' "$out/reports"
-	result fail guest_kernel_log_clean
-elif [ -f "$out/dmesg" ]; then
-	result ok guest_kernel_log_clean
-else
-	result fail guest_kernel_log_clean
-fi
+	if [ -s "$out/guest$g/reports" ]; then
+		sed 's/^/# /' "$out/guest$g/reports"
+		result fail "guest${g}_kernel_log_clean"
+	elif [ -f "$out/guest$g/dmesg" ]; then
+		result ok "guest${g}_kernel_log_clean"
+	else
+		result fail "guest${g}_kernel_log_clean"
+	fi
+done
 echo "# guest output and logs: $out"
 finish

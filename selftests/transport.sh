@@ -157,15 +157,13 @@ _tr_net_rdma() {
 _tr_setup_net() {
 	case " $_tr_net_done " in *" $1 "*) return 0 ;; esac
 	case $1 in
-	loop) modprobe nvme-loop || fail "modprobe nvme-loop" ;;
+	loop) modload nvme-loop || fail "modprobe nvme-loop" ;;
 	tcp | tcp-netns)
-		modprobe nvmet-tcp || skip "modprobe nvmet-tcp failed"
-		modprobe nvme-tcp || skip "modprobe nvme-tcp failed"
+		modload nvmet-tcp nvme-tcp || skip "modprobe nvmet-tcp nvme-tcp failed"
 		[ "$1" = tcp ] || _tr_net_tcp_netns
 		;;
 	rdma)
-		modprobe nvmet-rdma || skip "modprobe nvmet-rdma failed"
-		modprobe nvme-rdma || skip "modprobe nvme-rdma failed"
+		modload nvmet-rdma nvme-rdma || skip "modprobe nvmet-rdma nvme-rdma failed"
 		_tr_net_rdma
 		;;
 	*) fail "unknown transport '$1' (loop, tcp, tcp-netns, rdma)" ;;

@@ -5,8 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 new_mem_obj fs0 256M
 new_subsys testnqn.fs
 new_ns testnqn.fs 1

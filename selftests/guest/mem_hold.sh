@@ -14,8 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 to=/sys/module/nvme_core/parameters/io_timeout
 old_to=$(cat $to)
 write_attr $to 5 || fail "io_timeout"

@@ -12,9 +12,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
-new_mem_obj lat0 64M 4096
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
+new_mem_obj lat0 16M 4096
 o=$MEMCFS/lat0
 
 stat_of() { sed -n "s/^$1 //p" "$o/stats"; }
@@ -23,7 +22,7 @@ stat_of() { sed -n "s/^$1 //p" "$o/stats"; }
 # at queue depth 1
 min_clat() {
 	fio --name=lat --filename="$DEV" --rw="$1" --bs=4k --iodepth=1 --ioengine=psync \
-		--direct=1 --number_ios="$2" --size=64M --output-format=json 2>/dev/null |
+		--direct=1 --number_ios="$2" --size=16M --output-format=json 2>/dev/null |
 		python3 -c 'import json, sys
 j = json.load(sys.stdin)["jobs"][0]
 d = j["read"] if j["read"]["io_bytes"] else j["write"]
@@ -50,7 +49,7 @@ for tr in loop tcp; do
 	mem_ns $nqn 1 lat0
 	export_port $tr $nqn $((80 + n))
 	connect_port $tr $nqn $((80 + n))
-	dd if=/dev/urandom of="$DEV" bs=1M count=64 oflag=direct status=none || fail "fill"
+	dd if=/dev/urandom of="$DEV" bs=1M count=16 oflag=direct status=none || fail "fill"
 
 	write_attr "$o/latency_ns" 20000000 || fail "latency_ns 20 ms"
 	r=$(check_delay randread 20000000)
@@ -69,7 +68,7 @@ for tr in loop tcp; do
 	# teardown with commands delayed by 2 s
 	write_attr "$o/latency_ns" 2000000000
 	fio --name=held --filename="$DEV" --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio \
-		--direct=1 --size=64M --time_based --runtime=30 >/dev/null 2>&1 &
+		--direct=1 --size=16M --time_based --runtime=10 >/dev/null 2>&1 &
 	fpid=$!
 	cleanup_add "kill $fpid 2>/dev/null"
 	before=$(stat_of delayed_commands)

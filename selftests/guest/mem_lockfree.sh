@@ -12,8 +12,7 @@
 . "$(dirname "$0")/../transport.sh"
 [ -e /proc/lock_stat ] || skip "no /proc/lock_stat (CONFIG_LOCK_STAT)"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 new_mem_obj lf0 16M 4096
 new_subsys testnqn.lockfree
 new_ns testnqn.lockfree 1

@@ -10,8 +10,7 @@
 . "$(dirname "$0")/../transport.sh"
 fio --enghelp 2>/dev/null | grep -qw io_uring_cmd || skip "fio has no io_uring_cmd engine"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 new_mem_obj pt0 64M 4096
 
 # ng_of DEV: the generic character device of block device DEV, created if

@@ -10,8 +10,7 @@
 . "$(dirname "$0")/../transport.sh"
 iters=${1:-10}
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 new_mem_obj race0 64M
 new_subsys testnqn.race
 new_ns testnqn.race 1
@@ -103,10 +102,10 @@ dev_of testnqn.race tcp 1
 dev_tcp=$DEV
 [ "$dev_loop" != "$dev_tcp" ] || fail "one device for two controllers"
 fio --name=a --filename="$dev_loop" --rw=randwrite --bs=4k --iodepth=8 \
-    --ioengine=io_uring --direct=1 --size=16M --io_size=32M \
+    --ioengine=io_uring --direct=1 --size=16M --io_size=8M \
     --output=/dev/null >/dev/null 2>&1 & pa=$!
 fio --name=b --filename="$dev_tcp" --rw=randwrite --bs=16k --iodepth=8 \
-    --ioengine=io_uring --direct=1 --size=16M --io_size=32M \
+    --ioengine=io_uring --direct=1 --size=16M --io_size=8M \
     --output=/dev/null >/dev/null 2>&1 & pb=$!
 wait $pa || fail "loop host fio failed"
 wait $pb || fail "tcp host fio failed"

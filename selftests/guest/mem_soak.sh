@@ -9,8 +9,7 @@
 . "$(dirname "$0")/../transport.sh"
 secs=${1:-60}
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 new_mem_obj soak0 128M
 new_mem_obj soak1 256M 4096
 new_subsys testnqn.soak

@@ -13,8 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 o=$MEMCFS/thin0
 mkdir "$o" || fail "mkdir thin0"
 cleanup_add "rmdir '$o'"

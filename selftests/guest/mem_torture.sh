@@ -5,17 +5,19 @@
 # through several queues, over nvme-loop (where reads and overwrites run in
 # the submitter's context, allocating writes are deferred) and nvme-tcp
 # (process context), with 4096 and 512 byte blocks. Every block read must
-# be whole. Afterwards the namespace is freed and the object's page count
+# be whole. make check runs two of the four combinations (4096-byte blocks
+# over loop, 512-byte blocks over tcp); make soak runs all four. Afterwards the namespace is freed and the object's page count
 # must be back to zero once the host deallocated everything (the counter
 # and the index agree; kmemleak checks the rest).
-#   mem_torture.sh [SECONDS per run]   (default 10: four runs)
+#   mem_torture.sh [SECONDS per run [all]]   (default 10, two runs)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 secs=${1:-10}
+runs="4096:loop 512:tcp"
+[ "${2:-}" != all ] || runs="4096:loop 4096:tcp 512:loop 512:tcp"
 here=$(dirname "$0")
 load_mem
-modprobe nvmet-tcp || fail "modprobe nvmet-tcp"
-modprobe nvme-tcp || fail "modprobe nvme-tcp"
+modload nvmet-tcp nvme-tcp || fail "modprobe nvmet-tcp nvme-tcp"
 port=140
 for bs in 4096 512; do
 	obj=tort$bs
@@ -25,6 +27,7 @@ for bs in 4096 512; do
 	new_ns $nqn 1
 	mem_ns $nqn 1 $obj
 	for tr in loop tcp; do
+		[[ " $runs " == *" $bs:$tr "* ]] || continue
 		port=$((port + 1))
 		export_port "$tr" "$nqn" $port
 		DEV=
