@@ -15,6 +15,8 @@
 #   make soak    the long soak (SOAK_SECONDS, default 1800; SOAK_FUZZ_COUNT,
 #                default 10000 fuzz commands per transport) on the debug kernel
 #   make bench   benchmark: mem vs brd, null_blk, tmpfs file (plain kernel, icount guest)
+#   make blktests  blktests' nvme group, mem vs file namespaces, loop and tcp
+#                (plain kernel; needs ../shared/blktests, skips without it)
 #   make kernel  build (or reuse) the cached guest kernel
 #   make series  regenerate patches/ (its last patch adds nvmet-mem to the tree)
 
@@ -55,3 +57,7 @@ soak:
 .PHONY: bench
 bench:
 	$(TOP)/scripts/bench.sh
+
+.PHONY: blktests
+blktests:
+	$(TOP)/scripts/blktests.sh

@@ -16,7 +16,8 @@
 # NVMET_MEM_KERNEL=debug (the default for the test suite, see
 # selftests/run.sh) adds kernel/debug.config: KASAN, lockdep, kmemleak,
 # fault injection. NVMET_MEM_KERNEL=plain is the non-debug kernel that
-# `make run` and `make bench` use.
+# `make run`, `make bench` and `make blktests` use; it adds
+# kernel/plain.config (NVMe multipath and auth, XFS, ublk).
 set -euo pipefail
 LOG_TAG=kernel
 . "$(dirname "$0")/env.sh"
@@ -24,7 +25,7 @@ LOG_TAG=kernel
 [ -n "$KERNEL_TARBALL" ] || die "no /usr/src/linux-source-7.3.tar.*: run scripts/setup.sh"
 CONFIGS=("$NVMET_MEM_TOP/kernel/guest.config")
 case "${NVMET_MEM_KERNEL:-plain}" in
-plain) ;;
+plain) CONFIGS+=("$NVMET_MEM_TOP/kernel/plain.config") ;;
 debug) CONFIGS+=("$NVMET_MEM_TOP/kernel/debug.config") ;;
 *) die "NVMET_MEM_KERNEL must be plain or debug" ;;
 esac
