@@ -7,8 +7,7 @@
 # two) in another, then the
 # protocol fuzz (mem_fuzz.sh) with SOAK_FUZZ_COUNT (default 10000) commands
 # over loop and over tcp, one guest each, then the races under I/O
-# (mem_races.sh) with 40 iterations (2 in make check), then what make
-# check leaves out: the data path over loop with 4096-byte blocks, over tcp
+# (mem_races.sh) with 40 iterations, then what make check leaves out: the data path over loop with 4096-byte blocks, over tcp
 # with 512, over tcp in a network namespace (both sizes) and over rdma with
 # 512 (make check runs loop 512, tcp and rdma 4096), no-data reads over
 # rdma, and ext4 over tcp.
@@ -33,7 +32,8 @@ for tr in loop tcp; do
 	"$NVMET_MEM_TOP/scripts/vm.sh" -t $((fuzz / 10 + 900)) \
 		"$NVMET_MEM_TOP/selftests/guest/mem_fuzz.sh" "$tr" "$fuzz"
 done
-# the races under I/O, longer than make check's 2 iterations
+# the races under I/O (not in make check, which keeps mem_remove_under_io
+# and mem_configfs_races)
 "$NVMET_MEM_TOP/scripts/vm.sh" -t 3600 "$NVMET_MEM_TOP/selftests/guest/mem_races.sh" 40
 # transport runs that make check leaves out
 for run in "loop mem 4096" "tcp mem 512" "tcp-netns mem 512" "tcp-netns mem 4096" \

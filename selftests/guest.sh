@@ -16,8 +16,9 @@ shift
 # name [args]: the KTAP name is the words joined by '_'. make soak
 # (scripts/soak.sh) runs what is left out here to keep make check short:
 # transport_data loop 4096, tcp 512, tcp-netns and rdma 512,
-# mem_nodata_leak over rdma, mem_ext4_tcp, all four torture runs and 40
-# race iterations.
+# mem_nodata_leak over rdma, mem_ext4_tcp, all four torture runs and the
+# races under I/O (mem_races; mem_remove_under_io and mem_configfs_races
+# stay).
 TESTS=(
 	module_load
 	backend_attr
@@ -51,7 +52,6 @@ TESTS=(
 	"transport_data tcp mem 4096"
 	mem_remove_under_io
 	mem_fault_injection
-	"mem_races 2"
 	brd_loop
 	file_loop
 	passthru_loop

@@ -138,7 +138,8 @@ for g in "${!pids[@]}"; do
 		result fail "guest${g}_completed"
 	fi
 	if [ -s "$out/guest$g/reports" ]; then
-		sed 's/^/# /' "$out/guest$g/reports"
+		# (the report may lack a final newline: add one)
+		sed -e 's/^/# /' -e '$a\' "$out/guest$g/reports"
 		result fail "guest${g}_kernel_log_clean"
 	elif [ -f "$out/guest$g/dmesg" ]; then
 		result ok "guest${g}_kernel_log_clean"
