@@ -34,11 +34,10 @@ if [ ! -x "$src/check" ]; then
 fi
 
 # What blktests needs beyond the test suite's packages, installed by this
-# target only: GNU awk and udevadm (./check refuses to run without them)
-# and mkfs.xfs (nvme/012, 047).
+# target only: GNU awk (./check refuses to run without it) and mkfs.xfs
+# (nvme/012, 047). udevadm: see guest-blktests.sh.
 pkgs=()
 command -v gawk >/dev/null || pkgs+=(gawk)
-command -v udevadm >/dev/null || pkgs+=(udev)
 command -v mkfs.xfs >/dev/null || pkgs+=(xfsprogs)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	log "installing ${pkgs[*]}"

@@ -17,6 +17,18 @@ out=${NVMET_MEM_OUT:?}
 # and loads every driver it needs with modprobe, nvmet-mem included (the
 # plain kernel builds it in the tree, from the series' last patch).
 modprobe nvme-core
+# ./check wants udevadm, for `udevadm settle` after a connect. This guest
+# runs no udevd (devtmpfs makes the device nodes), so there is nothing to
+# settle: a stand-in that says so, rather than udev on the host (whose
+# udevd virtme-ng would then start in every guest, with nvme-cli's
+# autoconnect rules, which blktests asks to have off).
+if ! command -v udevadm >/dev/null; then
+	mkdir -p /tmp/nvmet-mem-bin
+	printf '#!/bin/sh\n# no udevd in this guest: nothing to settle\nexit 0\n' \
+		>/tmp/nvmet-mem-bin/udevadm
+	chmod +x /tmp/nvmet-mem-bin/udevadm
+	export PATH=/tmp/nvmet-mem-bin:$PATH
+fi
 echo "kernel $(uname -r), nvme_core multipath $(cat /sys/module/nvme_core/parameters/multipath)"
 for type in $types; do
 	mkdir -p "$out/$type"
