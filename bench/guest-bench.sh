@@ -6,8 +6,12 @@
 #
 #   guest-bench.sh [KEY=VALUE...]
 #     ko=$NVMET_MEM_KO reps=3 runtime=10 ramp=2 size=1G
-#     backends="mem ceiling brd null_blk null_blk_nodata file"
+#     backends="mem ceiling brd null_blk null_blk_nodata file ublk"
 #     transports="loop tcp"
+#     rublk=PATH  the rublk binary (ublk server) of the ublk backend: a
+#                ublk device whose server (rublk's loop target, buffered
+#                I/O) stores data in a file on a guest tmpfs, behind the
+#                nvmet bdev backend; the backend is skipped without it
 #     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
 #                randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 #     passthru="mem ceiling brd"  backends that also run every workload
@@ -40,13 +44,13 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru=""
+ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru="" rublk=""
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=* | rublk=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
@@ -113,6 +117,14 @@ esac
 case " $backends " in *" file "*)
 	note "file: $size file on a guest tmpfs, nvmet file backend with buffered_io=0 (O_DIRECT on tmpfs)" ;;
 esac
+case " $backends " in *" ublk "*)
+	if [ -x "$rublk" ] && modprobe ublk_drv 2>/dev/null; then
+		note "ublk: $("$rublk" --version 2>/dev/null | head -n 1) loop target, buffered I/O, on a $size file on a guest tmpfs, $njobs queues of depth 128; nvmet bdev backend on /dev/ublkb0"
+	else
+		note "ublk skipped: ${rublk:-no rublk binary} not executable or no ublk_drv"
+		backends=$(echo " $backends " | sed 's/ ublk / /; s/^ *//; s/ *$//')
+	fi ;;
+esac
 
 # --- backends: setup_<b> sets NS_BACKEND (the backend attribute, may be
 # empty) and NS_PATH (device_path); teardown_<b> undoes it. ---
@@ -169,6 +181,28 @@ teardown_file() {
 	if mountpoint -q "$tmpfs_dir"; then umount "$tmpfs_dir"; fi
 	rmdir "$tmpfs_dir" 2>/dev/null
 	return 0
+}
+
+# ublk: rublk's loop target over a tmpfs file, buffered (tmpfs has no
+# O_DIRECT), one queue per vCPU; the server runs in the background until
+# teardown deletes the device.
+setup_ublk() {
+	local i
+	setup_file || return 1
+	"$rublk" add loop -n 0 -q "$njobs" -d 128 --logical-block-size 512 \
+		--buffered-io -f "$tmpfs_dir/ns.img" --quiet >/dev/null 2>&1 || return 1
+	for i in $(seq 1 100); do
+		[ -e /sys/block/ublkb0/dev ] && break
+		sleep 0.1
+	done
+	[ -b /dev/ublkb0 ] || mknod /dev/ublkb0 b "$(cut -d: -f1 /sys/block/ublkb0/dev)" \
+		"$(cut -d: -f2 /sys/block/ublkb0/dev)" || return 1
+	NS_BACKEND="" NS_PATH=/dev/ublkb0
+}
+teardown_ublk() {
+	[ ! -e /sys/block/ublkb0 ] || "$rublk" del -n 0 >/dev/null 2>&1
+	rm -f /dev/ublkb0
+	teardown_file
 }
 
 # Whether a backend holds data (and so needs the prefill).

@@ -24,8 +24,8 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
-BACKENDS = ["mem", "ceiling", "brd", "null_blk", "null_blk_nodata", "file"]
-PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ceiling"]
+BACKENDS = ["mem", "ceiling", "brd", "null_blk", "null_blk_nodata", "file", "ublk"]
+PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk", "ceiling"]
 TRANSPORTS = ["loop", "loop-passthru", "tcp", "tcp-passthru"]
 WORKLOADS = [
     "randread-4k-qd1",
@@ -42,6 +42,7 @@ COLORS = {
     "null_blk": "#2ca02c",
     "null_blk_nodata": "#98df8a",
     "file": "#9467bd",
+    "ublk": "#8c564b",
 }
 METRICS = ["iops", "mib_s", "p50_us", "p99_us", "cpu"]
 
@@ -394,7 +395,9 @@ def main():
         "same with `nodata=1` (commands complete without touching data or pages: nvmet, the "
         "transport and the host alone); **brd** /dev/ram0 (bdev backend); **null_blk** "
         "memory_backed=1 and **null_blk_nodata** memory_backed=0 (bdev backend); **file** a file "
-        "on a guest tmpfs (file backend, buffered_io=0)",
+        "on a guest tmpfs (file backend, buffered_io=0); **ublk** a ublk device whose userspace server "
+        "(rublk's loop target, buffered I/O, one queue per vCPU) keeps the data in a file on a guest "
+        "tmpfs (bdev backend)",
         f"- namespaces: {int(meta.get('size', 0)) >> 20} MiB, 512-byte blocks, written whole once "
         "before the runs of each backend (reads never hit holes)",
         f"- repetitions: {reps}, interleaved (rep 1 runs every backend, then rep 2, ...); "

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: the fio matrix of bench/guest-bench.sh (backends mem,
-# ceiling, brd, null_blk, null_blk_nodata, file; transports loop, tcp; six
+# ceiling, brd, null_blk, null_blk_nodata, file, ublk; transports loop, tcp; six
 # workloads) in one guest on the plain (non-debug) kernel, then
 # bench/report.py: bench/results.md, bench/results.svg, bench/results.json,
 # the raw fio JSON in bench/raw/, and one line per comparison on stdout:
@@ -116,7 +116,7 @@ reps=${BENCH_REPS:-3}
 runtime=${BENCH_RUNTIME:-3}
 ramp=${BENCH_RAMP:-1}
 size=${BENCH_SIZE:-1G}
-backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file}
+backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file ublk}
 transports=${BENCH_TRANSPORTS:-loop tcp}
 workloads=${BENCH_WORKLOADS:-randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -140,8 +140,23 @@ runs=$((runs + reps * $# * nt * nw))
 timeout_s=$((runs * (runtime + ramp + 1) * 20 + reps * nb * 300 + 600))
 log "matrix: $reps rep(s) x $nb backend(s) x $nt transport(s) x $nw workload(s) = $runs fio runs of ${ramp}+${runtime} s guest time"
 
+# The ublk peer's server: rublk from crates.io, built here once (not by
+# the test set-up, so that make check stays short) into the cache; the
+# guest sees the host's file systems and runs it from there.
+rublk=""
+case " $backends " in *" ublk "*)
+	rublk=$NVMET_MEM_CACHE/rublk/bin/rublk
+	if [ ! -x "$rublk" ]; then
+		log "installing rublk ${RUBLK_VERSION:-0.2.15} with cargo (a few minutes, once)"
+		cargo install --quiet --locked --no-default-features --root "$NVMET_MEM_CACHE/rublk" \
+			--version "${RUBLK_VERSION:-0.2.15}" rublk ||
+			log "rublk did not install: the ublk backend will be skipped"
+	fi ;;
+esac
+
 args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
-      "transports=$transports" "workloads=$workloads" "passthru=${BENCH_PASSTHRU-mem ceiling brd}")
+      "transports=$transports" "workloads=$workloads" "passthru=${BENCH_PASSTHRU-mem ceiling brd}"
+      "rublk=$rublk")
 
 # run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment
 # (VM_CPUS=2 unless given); its exit status; the accelerator vm.sh chose
