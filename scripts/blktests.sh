@@ -9,7 +9,7 @@
 #
 # blktests is not packaged for Debian: it is taken from ../shared/blktests
 # (an unmodified upstream copy; BLKTESTS_SRC overrides), copied to the
-# cache and patched with patches/blktests/, which adds "mem" to
+# run's output directory and patched with patches/blktests/, which adds "mem" to
 # NVMET_BLKDEV_TYPES. Without that copy this prints why and exits 0.
 #
 # Environment:
@@ -50,10 +50,10 @@ export NVMET_MEM_KERNEL=plain
 KDIR=$("$NVMET_MEM_TOP/scripts/build-kernel.sh" | tail -n 1)
 export KDIR
 
-bt=$NVMET_MEM_CACHE/blktests
+out=$(mktemp -d /tmp/nvmet-mem-blktests.XXXXXX)
+# a copy per run, so that runs at once do not share one
+bt=$out/blktests
 log "copying $src to $bt and applying patches/blktests/"
-rm -rf "$bt"
-mkdir -p "$NVMET_MEM_CACHE"
 cp -r "$src" "$bt"
 for p in "$NVMET_MEM_TOP"/patches/blktests/*.patch; do
 	patch -d "$bt" -p1 -s --batch <"$p" || die "$(basename "$p") does not apply to $src"
@@ -63,7 +63,6 @@ done
 make -C "$bt" -s -j"$JOBS" >"$bt/make.log" 2>&1 ||
 	log "blktests' helpers did not all build (see $bt/make.log); the tests that need them do not run"
 
-out=$(mktemp -d /tmp/nvmet-mem-blktests.XXXXXX)
 log "running ${BLKTESTS_TESTS:-the nvme group} in the guest; output in $out"
 rc=0
 VM_NVME_MULTIPATH=Y VM_MEMORY=${VM_MEMORY:-4G} "$NVMET_MEM_TOP/scripts/vm.sh" -o "$out" \
