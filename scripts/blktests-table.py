@@ -39,6 +39,22 @@ def results(tdir):
     return got
 
 
+def console(tdir):
+    """{(test, condition): status} from the console output, for a run that
+    did not finish (its result files are copied out at the end)."""
+    got = {}
+    try:
+        lines = open(os.path.join(tdir, "check.log"), errors="replace").read().splitlines()
+    except OSError:
+        return got
+    names = {"passed": "pass", "failed": "FAIL", "not run": "skip"}
+    for line in lines:
+        m = re.match(r"(nvme/\d{3}) (?:\(tr=(\w+)[^)]*\) )?.*\[(passed|failed|not run)\]\s*$", line)
+        if m:
+            got[(m.group(1), m.group(2) or "-")] = names[m.group(3)]
+    return got
+
+
 def reasons(tdir):
     """{test: the first reason given for not running it}"""
     why, last = {}, None
@@ -65,7 +81,7 @@ def main():
     if not types:
         print("no blktests results in %s" % out)
         return 1
-    runs = {t: results(os.path.join(out, t)) for t in types}
+    runs = {t: results(os.path.join(out, t)) or console(os.path.join(out, t)) for t in types}
     why = {t: reasons(os.path.join(out, t)) for t in types}
     keys = sorted(set(k for r in runs.values() for k in r))
     print("%-9s %-5s %s   %s" % ("test", "tr", " ".join("%-5s" % t for t in types),
