@@ -26,7 +26,7 @@ pub(crate) use nvmet::{
     poll_held_soon, ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration,
     Request,
 };
-pub(crate) use page::{Inserted, PageIndex, StorePage};
+pub(crate) use page::{Inserted, PageIndex, PageRun, StorePage};
 pub(crate) use sg::SgCursor;
 
 use kernel::prelude::*;

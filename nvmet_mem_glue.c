@@ -405,6 +405,49 @@ out:
 }
 
 /*
+ * The pages at @first, @first + 1, ..., @first + @n - 1 in one walk of the
+ * xarray, as nvmet_mem_xa_get() finds each: @pages[i] is the page at
+ * @first + i with a reference taken, or NULL. One RCU read section, and a
+ * step to the next slot instead of a descent from the root per page (the
+ * walk of filemap_get_read_batch()).
+ */
+void nvmet_mem_xa_get_run(struct xarray *xa, unsigned long first,
+			  struct page **pages, unsigned int n)
+{
+	XA_STATE(xas, xa, first);
+	unsigned int i = 0;
+	struct page *page;
+
+	if (!n)
+		return;
+	rcu_read_lock();
+	page = xas_load(&xas);
+	for (;;) {
+		/*
+		 * A node being changed, a page being freed, or a page that left
+		 * the slot: walk to the same index again.
+		 */
+		if (xa_is_retry(page))
+			goto again;
+		if (page && !get_page_unless_zero(page))
+			goto again;
+		if (page && unlikely(page != xas_reload(&xas))) {
+			put_page(page);
+			goto again;
+		}
+		pages[i] = page;
+		if (++i == n)
+			break;
+		page = xas_next(&xas);
+		continue;
+again:
+		xas_reset(&xas);
+		page = xas_load(&xas);
+	}
+	rcu_read_unlock();
+}
+
+/*
  * Stores @page at @index if the slot is empty and @index lies below *@end,
  * allocating xarray nodes with GFP_NOIO (dropping the lock to sleep if
  * need be). *@end changes only under the xarray's lock (see

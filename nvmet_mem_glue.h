@@ -68,6 +68,8 @@ u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 void nvmet_mem_xa_init(struct xarray *xa);
 void nvmet_mem_xa_destroy(struct xarray *xa);
 struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index);
+void nvmet_mem_xa_get_run(struct xarray *xa, unsigned long first,
+			  struct page **pages, unsigned int n);
 int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
 			struct page *page, const unsigned long *end,
 			struct page **found);

@@ -19,7 +19,7 @@
 //! lookup; the page counter changes only when a page is allocated or freed
 //! and sits on its own cache line.
 
-use crate::ffi::{self, Inserted, PageIndex, SgCursor, StorePage};
+use crate::ffi::{self, Inserted, PageIndex, PageRun, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
@@ -134,11 +134,32 @@ impl Store {
         self.used.1.load(Ordering::Relaxed)
     }
 
+    /// The pieces of `[pos, pos + len)`, each with its page (`None` for a
+    /// hole), the pages looked up a run at a time: a multi-page command
+    /// walks the index once per [`PageRun::LEN`] pages, not once per page.
+    fn pieces_with_pages<'a>(
+        &'a self,
+        pos: u64,
+        len: usize,
+        run: &'a mut PageRun,
+    ) -> impl Iterator<Item = (Piece, Option<StorePage>)> + 'a {
+        let last = pos.saturating_add(len.saturating_sub(1) as u64) >> PAGE_SHIFT;
+        pieces(pos, len).map(move |p| {
+            if !run.holds(p.index) {
+                let count = (last as usize).saturating_sub(p.index).saturating_add(1);
+                self.pages.get_run(p.index, count, run);
+            }
+            let page = run.take(p.index);
+            (p, page)
+        })
+    }
+
     /// Copies the namespace bytes `[pos, pos + len)` to the buffer at `to`.
     /// Never sleeps.
     pub(crate) fn read(&self, pos: u64, len: usize, to: &mut SgCursor<'_>) -> Result<(), Status> {
-        for p in pieces(pos, len) {
-            match self.pages.get(p.index) {
+        let mut run = PageRun::new();
+        for (p, page) in self.pieces_with_pages(pos, len, &mut run) {
+            match page {
                 Some(page) => page.read_into(p.page_off, p.len, to),
                 None => to.zero(p.len),
             }
@@ -155,8 +176,9 @@ impl Store {
         len: usize,
         with: &mut SgCursor<'_>,
     ) -> Result<bool, Status> {
-        for p in pieces(pos, len) {
-            let same = match self.pages.get(p.index) {
+        let mut run = PageRun::new();
+        for (p, page) in self.pieces_with_pages(pos, len, &mut run) {
+            let same = match page {
                 Some(page) => page.equals(p.page_off, p.len, with),
                 None => with.is_zero(p.len),
             }
@@ -180,11 +202,14 @@ impl Store {
         limits: Limits,
         may_sleep: bool,
     ) -> Result<(), WriteError> {
-        for p in pieces(pos, len) {
+        let mut run = PageRun::new();
+        for (p, page) in self.pieces_with_pages(pos, len, &mut run) {
             let at = pos + p.off as u64;
-            let page = match self.pages.get(p.index) {
+            let page = match page {
                 Some(page) => page,
-                None if !may_sleep => return Err(WriteError::WouldSleep),
+                // The run was looked up a few pages ago: look again before
+                // deferring the whole command.
+                None if !may_sleep => self.pages.get(p.index).ok_or(WriteError::WouldSleep)?,
                 None => self
                     .page_for_write(p.index, limits)
                     .map_err(|status| WriteError::Failed { status, pos: at })?,
@@ -408,6 +433,61 @@ mod tests {
         let fresh = store.page_for_write(8, ANY).unwrap();
         assert!(store.pages.get(8).unwrap().same(&fresh));
         assert_eq!(store.used_pages(), 1);
+    }
+
+    /// Asserts that the pages `pieces_with_pages` hands out for `[pos, pos +
+    /// len)` are those that single lookups find; returns how many it found.
+    fn check_runs(store: &Store, pos: u64, len: usize) -> usize {
+        let mut n = 0;
+        let mut found = 0;
+        let mut run = PageRun::new();
+        for (p, page) in store.pieces_with_pages(pos, len, &mut run) {
+            match (page, store.pages.get(p.index)) {
+                (Some(a), Some(b)) => {
+                    assert!(a.same(&b));
+                    found += 1;
+                }
+                (None, None) => {}
+                _ => panic!("run and lookup disagree at {}", p.index),
+            }
+            n += 1;
+        }
+        assert_eq!(n, pieces(pos, len).count());
+        found
+    }
+
+    #[test]
+    fn runs_find_what_single_lookups_find() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let page = PAGE_SIZE;
+        // Only index 0: the xarray keeps it in its head, without a node.
+        store.page_for_write(0, ANY).unwrap();
+        assert_eq!(check_runs(&store, 0, 3 * page), 1);
+        // Across xarray nodes (64 slots each), runs and holes, and far out.
+        let far = (1usize << 40) >> PAGE_SHIFT;
+        for i in [5, 63, 64, 65, 130, far] {
+            store.page_for_write(i, ANY).unwrap();
+        }
+        // 200 pages: several runs of at most PageRun::LEN.
+        assert_eq!(check_runs(&store, 0, 200 * page), 6);
+        assert_eq!(check_runs(&store, 63 * page as u64 + 512, 2 * page), 3);
+        assert_eq!(
+            check_runs(&store, (far as u64 - 2) << PAGE_SHIFT, 4 * page),
+            1
+        );
+        // A run left half used puts the rest: the pages can still go.
+        let mut run = PageRun::new();
+        assert_eq!(
+            store
+                .pieces_with_pages(0, 100 * page, &mut run)
+                .take(6)
+                .count(),
+            6
+        );
+        drop(run);
+        store.discard(0, 2u64 << 40);
+        assert_eq!(store.used_pages(), 0);
+        assert_eq!(check_runs(&store, 0, 200 * page), 0);
     }
 
     #[test]

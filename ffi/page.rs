@@ -17,6 +17,7 @@
 
 use super::sg::{to_result, SgCursor};
 use core::marker::{PhantomData, PhantomPinned};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicUsize;
 use kernel::alloc::AllocError;
@@ -36,6 +37,12 @@ extern "C" {
     fn nvmet_mem_xa_init(xa: *mut bindings::xarray);
     fn nvmet_mem_xa_destroy(xa: *mut bindings::xarray);
     fn nvmet_mem_xa_get(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
+    fn nvmet_mem_xa_get_run(
+        xa: *mut bindings::xarray,
+        first: usize,
+        pages: *mut *mut RawPage,
+        n: c_uint,
+    );
     fn nvmet_mem_xa_insert(
         xa: *mut bindings::xarray,
         index: usize,
@@ -173,6 +180,92 @@ impl Drop for StorePage {
     }
 }
 
+/// The pages of consecutive indexes, looked up together by
+/// [`PageIndex::get_run`] and handed out in increasing index order.
+///
+/// # Invariants
+///
+/// `pages[..n]` is initialised. For `i` in `next..n`, `pages[i]` is NULL or
+/// a page on which this value owns one reference: the page at index
+/// `first + i` when it was looked up.
+pub(crate) struct PageRun {
+    first: usize,
+    next: usize,
+    n: usize,
+    // Left uninitialised beyond `n`: a run is made per command, and a
+    // single-page command would otherwise pay for clearing all of it.
+    pages: [MaybeUninit<*mut RawPage>; PageRun::LEN],
+}
+
+impl PageRun {
+    /// The most pages a run holds.
+    pub(crate) const LEN: usize = 16;
+
+    /// A run of no pages.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: `next..n` is empty.
+        Self {
+            first: 0,
+            next: 0,
+            n: 0,
+            pages: [const { MaybeUninit::uninit() }; Self::LEN],
+        }
+    }
+
+    /// Whether the page at `index` is in the run and not handed out yet.
+    pub(crate) fn holds(&self, index: usize) -> bool {
+        index
+            .checked_sub(self.first)
+            .is_some_and(|i| i >= self.next && i < self.n)
+    }
+
+    /// Hands out the page at `index` (`None` for a hole, or if the run does
+    /// not hold `index`: see [`PageRun::holds`]); the pages before it that
+    /// were not handed out are put.
+    pub(crate) fn take(&mut self, index: usize) -> Option<StorePage> {
+        debug_assert!(self.holds(index));
+        if !self.holds(index) {
+            return None;
+        }
+        let i = index - self.first;
+        while self.next < i {
+            self.put_next();
+        }
+        // SAFETY: `i < n`, and `pages[..n]` is initialised (type invariant).
+        let page = unsafe { self.pages[i].assume_init() };
+        self.next = i + 1;
+        // INVARIANT: slot `i` leaves `next..n`; its reference goes to the
+        // `StorePage`.
+        NonNull::new(page).map(StorePage)
+    }
+
+    /// Puts the page at `next`, if any, and moves past it. `next < n`.
+    fn put_next(&mut self) {
+        // SAFETY: `next < n` (the callers' loop conditions), and
+        // `pages[..n]` is initialised (type invariant).
+        let page = unsafe { self.pages[self.next].assume_init() };
+        self.next += 1;
+        if !page.is_null() {
+            // SAFETY: the slot was in `next..n`, so we own a reference on
+            // the page (type invariant); it has just left that range.
+            unsafe { nvmet_mem_put_page(page) };
+        }
+    }
+
+    /// Puts every page not handed out.
+    fn put_rest(&mut self) {
+        while self.next < self.n {
+            self.put_next();
+        }
+    }
+}
+
+impl Drop for PageRun {
+    fn drop(&mut self) {
+        self.put_rest();
+    }
+}
+
 /// What [`PageIndex::insert`] did.
 pub(crate) enum Inserted {
     /// The slot was empty: the page went in; here is a reference to it.
@@ -224,6 +317,38 @@ impl PageIndex {
         let page = unsafe { nvmet_mem_xa_get(self.raw(), index) };
         // INVARIANT: the reference taken by the lookup.
         NonNull::new(page).map(StorePage)
+    }
+
+    /// Looks up the pages at `first`, `first + 1`, ... (at most `count`
+    /// and [`PageRun::LEN`]) into `run`, in one walk of the index: for
+    /// each, what [`PageIndex::get`] gives. What `run` held before is put.
+    /// Lock-free (RCU).
+    pub(crate) fn get_run(&self, first: usize, count: usize, run: &mut PageRun) {
+        run.put_rest();
+        let n = count.min(PageRun::LEN);
+        if n == 1 {
+            // A single page (most commands): the plain lookup is shorter.
+            // SAFETY: an initialised xarray (type invariant); the C side
+            // returns a page with a reference taken for us, or NULL.
+            run.pages[0].write(unsafe { nvmet_mem_xa_get(self.raw(), first) });
+        } else if n > 1 {
+            // SAFETY: an initialised xarray (type invariant); `run.pages` takes
+            // `n <= LEN` pointers (`MaybeUninit<T>` is laid out as `T`), in each
+            // a page with a reference taken for us, or NULL.
+            unsafe {
+                nvmet_mem_xa_get_run(
+                    self.raw(),
+                    first,
+                    run.pages.as_mut_ptr().cast(),
+                    n as c_uint,
+                )
+            };
+        }
+        // INVARIANT: slots `0..n` are initialised and hold the references
+        // just taken.
+        run.first = first;
+        run.next = 0;
+        run.n = n;
     }
 
     /// Puts `page` at `index` unless a page is there already, allocating
