@@ -618,11 +618,13 @@ enum nvmet_mem_copy {
 	NVMET_MEM_CMP_SG,
 };
 
+#define NVMET_MEM_SG_DIRECT	(!IS_ENABLED(CONFIG_HIGHMEM) && \
+				 !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE)
+
 static int nvmet_mem_sg_copy(struct scatterlist **sgp, u32 *offp, void *buf,
 			     size_t len, enum nvmet_mem_copy how)
 {
-	const bool direct = !IS_ENABLED(CONFIG_HIGHMEM) &&
-			    !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE;
+	const bool direct = NVMET_MEM_SG_DIRECT;
 	struct scatterlist *sg = *sgp;
 	u32 off = *offp;
 	int ret = 0;
@@ -686,6 +688,45 @@ static int nvmet_mem_sg_copy(struct scatterlist **sgp, u32 *offp, void *buf,
 }
 
 /*
+ * A read's common case, in one optimistic copy: the data buffer at the
+ * cursor (or at the start of the next entry, if the cursor is at the end
+ * of its own) holds @len contiguous bytes with a direct-map address. False,
+ * with nothing committed, if it does not or a writer intervened: the
+ * general path then runs.
+ */
+static bool nvmet_mem_read_fast(struct page *page, void *from,
+				size_t len, struct scatterlist **sgp,
+				u32 *offp)
+{
+	struct scatterlist *sg = *sgp;
+	u32 off = *offp;
+	unsigned long s;
+	void *to;
+
+	if (!NVMET_MEM_SG_DIRECT || !sg)
+		return false;
+	if (off >= sg->length) {
+		sg = sg_next(sg);
+		off = 0;
+		if (!sg)
+			return false;
+	}
+	if (sg->length - off < len)
+		return false;
+	to = sg_virt(sg) + off;
+	s = nvmet_mem_page_read_begin(page);
+	if (len == PAGE_SIZE && PAGE_ALIGNED(to) && PAGE_ALIGNED(from))
+		copy_page(to, from);
+	else
+		memcpy(to, from, len);
+	if (nvmet_mem_page_read_retry(page, s))
+		return false;
+	*sgp = sg;
+	*offp = off + len;
+	return true;
+}
+
+/*
  * Copies (@how TO_SG) or compares (CMP_SG) @len bytes at @off of @page with
  * the data buffer as a reader: whole, retried if a writer intervened, under
  * the writer bit after NVMET_MEM_READ_TRIES. The cursor moves on success.
@@ -700,6 +741,11 @@ static int nvmet_mem_page_read_sg(struct page *page, size_t off, size_t len,
 	unsigned long s;
 	u32 sg_off;
 
+	if (how == NVMET_MEM_TO_SG &&
+	    nvmet_mem_read_fast(page, from + off, len, sgp, offp)) {
+		kunmap_local(from);
+		return 0;
+	}
 	do {
 		sg = *sgp;
 		sg_off = *offp;
