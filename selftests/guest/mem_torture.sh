@@ -34,6 +34,10 @@ for bs in 4096 512; do
 		connect_port "$tr" "$nqn" $port
 		python3 "$here/store_torture.py" "$DEV" $bs "$secs" ||
 			fail "torture over $tr, $bs byte blocks"
+		# The run may end with its pages deallocated: write some, so that
+		# freeing everything below frees something.
+		dd if=/dev/urandom of="$DEV" bs=64k count=1 oflag=direct status=none ||
+			fail "write to $DEV"
 		[ "$(cat "$MEMCFS/$obj/allocated")" -gt 0 ] || fail "$obj: nothing allocated"
 		blkdiscard "$DEV" || fail "blkdiscard $DEV"
 		left=$(cat "$MEMCFS/$obj/allocated")

@@ -21,6 +21,7 @@ import os
 import random
 import struct
 import sys
+import threading
 import time
 
 BLKDISCARD = 0x1277
@@ -52,13 +53,27 @@ def buffer(nbytes, split):
     return m, memoryview(m)[off:off + nbytes]
 
 
-def worker(kind, wid, dev, bs, nblocks, deadline, out):
+def worker(kind, wid, dev, bs, nblocks, secs, start, out):
     rnd = random.Random(wid * 7919 + os.getpid())
-    fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+    try:
+        fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+    except OSError as e:
+        start.abort()
+        out.put(("fail", f"{kind}{wid}: {e}"))
+        return
     iters = blocks = 0
     seq = 0
+    # The clock starts when every worker is ready: on a loaded host, starting
+    # seven processes can take longer than the whole run.
     try:
-        while time.monotonic() < deadline:
+        start.wait()
+    except threading.BrokenBarrierError:
+        os.close(fd)
+        out.put(("fail", f"{kind}{wid}: another worker did not start"))
+        return
+    deadline = time.monotonic() + secs
+    try:
+        while iters == 0 or time.monotonic() < deadline:
             n = rnd.randint(1, MAX_BLOCKS)
             lba = rnd.randrange(0, nblocks - n + 1)
             split = iters % 2 == 1
@@ -103,10 +118,10 @@ def main():
     # A few pages only, so that every kind of worker meets every other on
     # the same pages all the time.
     nblocks = min(size // bs, (16 * 4096) // bs)
-    deadline = time.monotonic() + secs
     kinds = ["write", "write", "read", "read", "read", "discard", "zeroes"]
     out = mp.Queue()
-    procs = [mp.Process(target=worker, args=(k, i, dev, bs, nblocks, deadline, out))
+    start = mp.Barrier(len(kinds))
+    procs = [mp.Process(target=worker, args=(k, i, dev, bs, nblocks, secs, start, out))
              for i, k in enumerate(kinds)]
     for p in procs:
         p.start()
