@@ -326,12 +326,7 @@ impl PageIndex {
     pub(crate) fn get_run(&self, first: usize, count: usize, run: &mut PageRun) {
         run.put_rest();
         let n = count.min(PageRun::LEN);
-        if n == 1 {
-            // A single page (most commands): the plain lookup is shorter.
-            // SAFETY: an initialised xarray (type invariant); the C side
-            // returns a page with a reference taken for us, or NULL.
-            run.pages[0].write(unsafe { nvmet_mem_xa_get(self.raw(), first) });
-        } else if n > 1 {
+        if n > 0 {
             // SAFETY: an initialised xarray (type invariant); `run.pages` takes
             // `n <= LEN` pointers (`MaybeUninit<T>` is laid out as `T`), in each
             // a page with a reference taken for us, or NULL.
