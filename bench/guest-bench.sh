@@ -14,6 +14,8 @@
 #                nvmet bdev backend; the backend is skipped without it
 #     workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
 #                randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
+#     buffers=huge  fio's I/O buffers in 2 MiB huge pages (see below);
+#                malloc for fio's default (4 KiB pages wherever they fall)
 #     passthru="mem ceiling brd"  backends that also run every workload
 #                through the namespace's generic character device
 #                /dev/ngXnY (fio io_uring_cmd, cmd_type=nvme: no block
@@ -44,18 +46,19 @@ nullcfs=/sys/kernel/config/nullb
 nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
-ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru="" rublk=""
+ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru="" rublk="" buffers=huge
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=* | rublk=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=* | rublk=* | buffers=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
 done
 
+case $buffers in huge | malloc) ;; *) echo "guest-bench: buffers must be huge or malloc" >&2; exit 2 ;; esac
 size_b=$(numfmt --from=iec "$size") || exit 2
 size_mib=$((size_b >> 20))
 njobs=$(nproc)
@@ -88,6 +91,29 @@ meta workloads "$workloads"
 meta cmdline "$(cat /proc/cmdline)"
 [ -z "$latency" ] || meta latency "$latency"
 [ -z "$passthru" ] || meta passthru "$passthru"
+
+# fio's I/O buffers come from 2 MiB huge pages (iomem=mmaphuge, anonymous
+# MAP_HUGETLB), reserved here before any backend fills memory: from the
+# page allocator, a buffer's 4 KiB pages land wherever the free lists
+# put them, so the host's scatterlist of a 128 KiB command had one or
+# several entries depending on the run, and the same module measured at
+# one of two levels about 6 % apart. One huge page per job and workload
+# (a buffer is bs * iodepth <= 1 MiB); the old reservation is put back on
+# exit (BENCH_HOST=1 runs on the user's machine).
+hugepages_wanted=$((njobs * $(echo "$workloads" | wc -w) + 2))
+hugepages_old=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo "")
+iomem=()
+if [ "$buffers" = huge ] && [ -n "$hugepages_old" ] && [ "$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)" = 2048 ]; then
+	trap 'echo "$hugepages_old" >/proc/sys/vm/nr_hugepages' EXIT
+	echo $((hugepages_old + hugepages_wanted)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	if [ "$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)" -ge "$hugepages_wanted" ]; then
+		iomem=(--iomem=mmaphuge --hugepage-size=2m)
+		meta buffers "2 MiB huge pages ($hugepages_wanted reserved)"
+	fi
+fi
+if [ ${#iomem[@]} = 0 ] && [ "$buffers" = huge ]; then
+	note "fio buffers from malloc: no $hugepages_wanted free 2 MiB huge pages (hugetlbfs)"
+fi
 
 modprobe nvmet && modprobe nvme-fabrics 2>/dev/null
 case " $transports " in *" loop "*) modprobe nvme-loop || exit 1 ;; esac
@@ -309,7 +335,7 @@ run_fio() {
 		bs=${rest%%-*} qd=${rest#*-qd}
 		jobs+=(--name="$wl" --stonewall --rw="$rw" --bs="$bs" --iodepth="$qd")
 	done
-	fio --filename="$dev" "${engine[@]}" --numjobs="$njobs" \
+	fio --filename="$dev" "${engine[@]}" "${iomem[@]}" --numjobs="$njobs" \
 		--group_reporting --size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
 		--norandommap --time_based --runtime="$runtime" --ramp_time="$ramp" \
 		--lat_percentiles=1 --output-format=json --output="$1" "${jobs[@]}"

@@ -386,7 +386,9 @@ def main():
         f"- method: {method}",
         f"- fio: {meta.get('fio', '?')}, `--direct=1 --ioengine=io_uring --numjobs={meta.get('vcpus', '?')} "
         f"--group_reporting --norandommap`, each job in its own 1/{meta.get('vcpus', '?')} of the namespace, "
-        f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time)"
+        f"time-based {meta.get('runtime', '?')} s after a {meta.get('ramp', '?')} s ramp (guest time); "
+        + (f"I/O buffers in {meta['buffers']} (`--iomem=mmaphuge`)" if meta.get("buffers")
+           else "I/O buffers from malloc (4 KiB pages)")
         + (f"; transports `<t>-passthru` (backends {meta['passthru']}): the same jobs with "
            "`--ioengine=io_uring_cmd --cmd_type=nvme` on the host's generic character device "
            "/dev/ngXnY instead of the block device (no block layer on the host)"
