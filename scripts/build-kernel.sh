@@ -78,6 +78,9 @@ if [ "$(cat "$applied/hash" 2>/dev/null)" != "$ser_hash" ]; then
 	done
 	echo "$ser_hash" >"$applied.new/hash"
 	mv "$applied.new" "$applied"
+	# A series may add or drop Kconfig symbols (the last patch adds
+	# NVME_TARGET_MEM): configure again, or the build stops to ask.
+	rm -f "$tree/.nvmet-mem-config"
 fi
 
 # --- config ---
