@@ -103,6 +103,8 @@ meta cmdline "$(cat /proc/cmdline)"
 hugepages_wanted=$((njobs * $(echo "$workloads" | wc -w) + 2))
 hugepages_old=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo "")
 iomem=()
+# (The latency mode runs its own psync fio, which takes no iomem.)
+[ -z "$latency" ] || buffers=malloc
 if [ "$buffers" = huge ] && [ -n "$hugepages_old" ] && [ "$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)" = 2048 ]; then
 	trap 'echo "$hugepages_old" >/proc/sys/vm/nr_hugepages' EXIT
 	echo $((hugepages_old + hugepages_wanted)) >/proc/sys/vm/nr_hugepages 2>/dev/null

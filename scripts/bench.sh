@@ -66,6 +66,7 @@ LOG_TAG=bench
 export NVMET_MEM_KERNEL=plain
 top=$NVMET_MEM_TOP
 start=$(date +%s)
+buffers=${BENCH_BUFFERS:-huge}
 
 if [ "${BENCH_HOST:-0}" = 1 ]; then
 	[ "$(id -u)" -eq 0 ] || die "BENCH_HOST=1 needs root (it loads modules, configures nvmet)"
@@ -81,7 +82,7 @@ if [ "${BENCH_HOST:-0}" = 1 ]; then
 	rc=0
 	NVMET_MEM_OUT=$out "$top/bench/guest-bench.sh" "ko=$out/module/nvmet-mem.ko" "reps=$reps" \
 		"runtime=${BENCH_RUNTIME:-10}" "ramp=${BENCH_RAMP:-2}" "size=${BENCH_SIZE:-1G}" \
-		"buffers=${BENCH_BUFFERS:-huge}" \
+		"buffers=$buffers" \
 		${BENCH_BACKENDS:+"backends=$BENCH_BACKENDS"} \
 		${BENCH_TRANSPORTS:+"transports=$BENCH_TRANSPORTS"} \
 		${BENCH_WORKLOADS:+"workloads=$BENCH_WORKLOADS"} || rc=$?
@@ -162,7 +163,7 @@ esac
 
 args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
       "transports=$transports" "workloads=$workloads" "passthru=${BENCH_PASSTHRU-mem ceiling brd}"
-      "rublk=$rublk" "buffers=${BENCH_BUFFERS:-huge}")
+      "rublk=$rublk" "buffers=$buffers")
 
 # run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment
 # (VM_CPUS=2 unless given); its exit status; the accelerator vm.sh chose
@@ -197,8 +198,7 @@ latency_phase() {
 	local o rcl settings=${BENCH_LATENCY-0 1 10000 100000 1000000 100000:100000}
 	[ -n "$settings" ] || return 0
 	args=("ko=$ko" "runtime=$runtime" "ramp=$ramp" "size=64M" "backends=mem"
-	      "transports=${BENCH_LATENCY_TRANSPORTS:-loop tcp}" "latency=$settings"
-	      "buffers=${BENCH_BUFFERS:-huge}")
+	      "transports=${BENCH_LATENCY_TRANSPORTS:-loop tcp}" "latency=$settings")
 	timeout_s=3600
 	o=$(mktemp -d /tmp/nvmet-mem-bench-latency.XXXXXX)
 	log "latency injection: icount guest, output in $o"
@@ -258,7 +258,7 @@ scale=${BENCH_SCALE-1 2 4 8}
 if [ -n "$scale" ]; then
 	args=("ko=$ko" "reps=1" "runtime=$runtime" "ramp=$ramp" "size=${BENCH_SCALE_SIZE:-256M}"
 	      "backends=mem ceiling brd" "transports=${BENCH_SCALE_TRANSPORTS:-loop tcp}"
-	      "workloads=randread-4k-qd32 randwrite-4k-qd32" "buffers=${BENCH_BUFFERS:-huge}")
+	      "workloads=randread-4k-qd32 randwrite-4k-qd32" "buffers=$buffers")
 	timeout_s=$((12 * (runtime + ramp + 1) * 20 + 3 * 300 + 600))
 	for n in $scale; do
 		o=$(mktemp -d /tmp/nvmet-mem-bench-scale$n.XXXXXX)
