@@ -43,6 +43,20 @@ struct NvmetMem {
     _registration: entry::BackendRegistration,
     #[pin]
     _configfs: kernel::configfs::Subsystem<configfs::Root>,
+    // Dropped last: waits for the pages the stores retired to be put.
+    _retired: RetiredPages,
+}
+
+/// Waits, when dropped, until every page that a store retired (see
+/// `ffi::PageIndex::remove`) has been put: the RCU callback that puts them
+/// is the module's code. Dropped on unload, when no object, and so no
+/// store, is left to retire more.
+struct RetiredPages;
+
+impl Drop for RetiredPages {
+    fn drop(&mut self) {
+        kernel::sync::rcu::rcu_barrier();
+    }
 }
 
 impl kernel::InPlaceModule for NvmetMem {
@@ -53,6 +67,7 @@ impl kernel::InPlaceModule for NvmetMem {
             Ok(try_pin_init!(Self {
                 _configfs <- configfs::subsystem(objects.clone()),
                 _registration: entry::BackendRegistration::new(objects)?,
+                _retired: RetiredPages,
             }))
         })
     }

@@ -372,9 +372,11 @@ void nvmet_mem_xa_destroy(struct xarray *xa)
 
 /*
  * The page at @index with a reference taken, or NULL. Lock-free: the slot
- * is read under RCU, and a page that the store drops meanwhile (its count
- * reached zero) or that left the slot before the reference was taken is
- * looked up again.
+ * is read under RCU, and a page that left the slot before the reference
+ * was taken is looked up again. (A page found in the slot keeps the
+ * xarray's reference for a grace period after it leaves, so the count
+ * cannot be zero here; the check stays, as in brd, for the cost of one
+ * compare.)
  */
 struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index)
 {
@@ -448,6 +450,53 @@ again:
 }
 
 /*
+ * The pages at @first, @first + 1, ..., @first + @n - 1 as the slots hold
+ * them now, without references: @pages[i] is the page at @first + i, or
+ * NULL. The caller holds the RCU read lock for as long as it uses them: a
+ * page that leaves the xarray while it is shared is put only after a grace
+ * period (nvmet_mem_xa_remove()), so it stays a page of the store, with
+ * its bytes and its sequence count, until the caller's section ends. One
+ * walk, a step to the next slot per page.
+ */
+void nvmet_mem_xa_peek_run(struct xarray *xa, unsigned long first,
+			   struct page **pages, unsigned int n)
+{
+	XA_STATE(xas, xa, first);
+	struct page *page;
+	unsigned int i;
+
+	lockdep_assert_in_rcu_read_lock();
+	for (i = 0; i < n; i++) {
+		page = i ? xas_next(&xas) : xas_load(&xas);
+		/* a node being changed: walk to the same index again */
+		while (xa_is_retry(page)) {
+			xas_reset(&xas);
+			page = xas_load(&xas);
+		}
+		pages[i] = page;
+	}
+}
+
+/* Drops the xarray's reference on a page it held, a grace period late. */
+static void nvmet_mem_page_put_rcu(struct rcu_head *head)
+{
+	put_page(container_of(head, struct page, rcu_head));
+}
+
+/*
+ * Puts the reference that the xarray held on @page once every RCU reader
+ * that may have found it there is gone. A store page is on no list, so
+ * its rcu_head (which shares its place with lru) is free for this; and the
+ * xarray's reference is handed to it once per page, by the one removal (a
+ * page enters the xarray once, fresh from the allocator). Not lazy: the
+ * memory is wanted back, and it counts against nothing meanwhile.
+ */
+static void nvmet_mem_page_retire(struct page *page)
+{
+	call_rcu_hurry(&page->rcu_head, nvmet_mem_page_put_rcu);
+}
+
+/*
  * Stores @page at @index if the slot is empty and @index lies below *@end,
  * allocating xarray nodes with GFP_NOIO (dropping the lock to sleep if
  * need be). *@end changes only under the xarray's lock (see
@@ -476,9 +525,16 @@ int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
 	if (xa_is_err(old)) {
 		ret = xa_err(old);
 	} else if (index >= READ_ONCE(*end)) {
-		/* A shrink moved the end while the lock was dropped. */
-		if (!old)
+		/*
+		 * A shrink moved the end while the lock was dropped. A reader
+		 * may have found @page meanwhile: the xarray's reference goes
+		 * after a grace period, and the caller keeps one of its own.
+		 */
+		if (!old) {
 			__xa_erase(xa, index);
+			get_page(page);
+			nvmet_mem_page_retire(page);
+		}
 	} else if (old) {
 		get_page(old);
 		*found = old;
@@ -505,7 +561,24 @@ void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
 	xa_unlock(xa);
 }
 
-/* Removes the page at @index; the caller gets the xarray's reference. */
+/*
+ * Removes the page at @index, if any, from an xarray that readers may be
+ * looking at: its reference is put after a grace period. Whether there was
+ * one.
+ */
+bool nvmet_mem_xa_remove(struct xarray *xa, unsigned long index)
+{
+	struct page *page = xa_erase(xa, index);
+
+	if (page)
+		nvmet_mem_page_retire(page);
+	return page;
+}
+
+/*
+ * Removes the page at @index from an xarray that nobody else uses any more;
+ * the caller gets the xarray's reference.
+ */
 struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index)
 {
 	return xa_erase(xa, index);

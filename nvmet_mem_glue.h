@@ -70,11 +70,14 @@ void nvmet_mem_xa_destroy(struct xarray *xa);
 struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index);
 void nvmet_mem_xa_get_run(struct xarray *xa, unsigned long first,
 			  struct page **pages, unsigned int n);
+void nvmet_mem_xa_peek_run(struct xarray *xa, unsigned long first,
+			   struct page **pages, unsigned int n);
 int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
 			struct page *page, const unsigned long *end,
 			struct page **found);
 void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
 			  unsigned long value);
+bool nvmet_mem_xa_remove(struct xarray *xa, unsigned long index);
 struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index);
 bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
 		       unsigned long max);

@@ -7,23 +7,26 @@
 //! it; reads of pages never written return zeroes. Deallocation frees whole
 //! pages and zeroes the covered part of partial ones.
 //!
-//! Concurrency, as in brd: a read, compare or overwrite finds its page
-//! without a lock (RCU) and copies holding only a page reference; a write
-//! to a missing page allocates one and inserts it with a compare-exchange,
-//! and the loser of a race uses the winner's page. Deallocation erases the
-//! slot and drops the index's reference; a command still copying keeps the
-//! page alive with its own. Each logical block (at most a page, never
+//! Concurrency, as in brd: a write finds its page without a lock (RCU) and
+//! copies holding only a page reference; a write to a missing page
+//! allocates one and inserts it with a compare-exchange, and the loser of
+//! a race uses the winner's page. A read or compare takes no reference: it
+//! finds and copies a run of pages in one RCU read section. Deallocation
+//! erases the slot and drops the index's reference after a grace period,
+//! so a reader in a section that found the page still reads it whole, and
+//! a writer still copying keeps it with its own. Each logical block (at most a page, never
 //! across pages) is copied whole: writers of one page serialise on the
 //! page's own lock, readers retry if a writer intervened. Nothing is
 //! shared by the whole namespace on those paths but the index's RCU
 //! lookup; the page counter changes only when a page is allocated or freed
 //! and sits on its own cache line.
 
-use crate::ffi::{self, Inserted, PageIndex, PageRun, SgCursor, StorePage};
+use crate::ffi::{self, Inserted, NewPage, PageIndex, PageRun, PeekedPage, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
+use kernel::sync::rcu;
 
 /// Memory that the stores leave to the rest of the system, in pages: a
 /// page is allocated only while more than this much memory is available
@@ -97,6 +100,19 @@ pub(crate) fn pieces(pos: u64, len: usize) -> impl Iterator<Item = Piece> {
     })
 }
 
+/// Pages a reader looks up and copies in one RCU read section: 64 KiB (one
+/// page at least), so that a long read lets grace periods by between runs.
+const READ_SECTION_PAGES: usize = {
+    let n = (64 << 10) / PAGE_SIZE;
+    if n == 0 {
+        1
+    } else if n > PageRun::LEN {
+        PageRun::LEN
+    } else {
+        n
+    }
+};
+
 /// Counters on a cache line of their own, away from the index's root,
 /// which every lookup reads: pages held, and pages ever allocated.
 #[repr(align(64))]
@@ -154,18 +170,47 @@ impl Store {
         })
     }
 
+    /// Calls `f` with each piece of `[pos, pos + len)` and its page as a
+    /// reader sees it (`None` for a hole), in order, while `f` returns
+    /// true; whether it always did. The pages are looked up a run of
+    /// [`READ_SECTION_PAGES`] at a time, and each run is looked up and read
+    /// in one RCU read section, without page references: `f` must not
+    /// sleep.
+    fn read_pieces<F>(&self, pos: u64, len: usize, mut f: F) -> Result<bool, Status>
+    where
+        F: FnMut(Piece, Option<PeekedPage<'_>>) -> Result<bool>,
+    {
+        let last = pos.saturating_add(len.saturating_sub(1) as u64) >> PAGE_SHIFT;
+        let mut rest = pieces(pos, len);
+        while let Some(first) = rest.next() {
+            // One piece per page: the run's pages are the next `count`.
+            let count = (last as usize)
+                .saturating_sub(first.index)
+                .saturating_add(1)
+                .min(READ_SECTION_PAGES);
+            let section = rcu::read_lock();
+            let run = self.pages.peek_run(first.index, count, &section);
+            let more = rest.by_ref().take(count - 1);
+            for p in Iterator::chain(core::iter::once(first), more) {
+                if !f(p, run.page(p.index)).map_err(internal)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Copies the namespace bytes `[pos, pos + len)` to the buffer at `to`.
     /// Never sleeps.
     pub(crate) fn read(&self, pos: u64, len: usize, to: &mut SgCursor<'_>) -> Result<(), Status> {
-        let mut run = PageRun::new();
-        for (p, page) in self.pieces_with_pages(pos, len, &mut run) {
+        self.read_pieces(pos, len, |p, page| {
             match page {
                 Some(page) => page.read_into(p.page_off, p.len, to),
                 None => to.zero(p.len),
             }
-            .map_err(internal)?;
-        }
-        Ok(())
+            .map(|()| true)
+        })
+        .map(|_| ())
     }
 
     /// Whether the namespace bytes `[pos, pos + len)` equal the buffer at
@@ -176,18 +221,10 @@ impl Store {
         len: usize,
         with: &mut SgCursor<'_>,
     ) -> Result<bool, Status> {
-        let mut run = PageRun::new();
-        for (p, page) in self.pieces_with_pages(pos, len, &mut run) {
-            let same = match page {
-                Some(page) => page.equals(p.page_off, p.len, with),
-                None => with.is_zero(p.len),
-            }
-            .map_err(internal)?;
-            if !same {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        self.read_pieces(pos, len, |p, page| match page {
+            Some(page) => page.equals(p.page_off, p.len, with),
+            None => with.is_zero(p.len),
+        })
     }
 
     /// Copies the buffer at `from` to the namespace bytes `[pos, pos +
@@ -238,7 +275,7 @@ impl Store {
         // Concurrent writers may each pass the reserve check before any of
         // them allocates: the reserve may be undershot by one page per
         // writer, which is what it is sized to absorb.
-        let inserted = StorePage::alloc(limits.nid)
+        let inserted = NewPage::alloc(limits.nid)
             .map_err(|_| ENOMEM)
             .and_then(|new| self.pages.insert(index, new));
         match inserted {
@@ -335,8 +372,7 @@ impl Store {
         let mut freed = 0;
         let mut from = first;
         while let Some(i) = self.pages.next_present(from, last) {
-            if let Some(page) = self.pages.erase(i) {
-                drop(page);
+            if self.pages.remove(i) {
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
                 freed += 1;
             }
@@ -353,6 +389,7 @@ impl Store {
 #[kunit_tests(nvmet_mem_store)]
 mod tests {
     use super::*;
+    use crate::ffi::TestBuffer;
 
     fn collect(pos: u64, len: usize) -> KVec<Piece> {
         let mut v = KVec::new();
@@ -415,8 +452,8 @@ mod tests {
     #[test]
     fn insert_race_uses_the_winner() {
         let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
-        let a = StorePage::alloc(-1).unwrap();
-        let b = StorePage::alloc(-1).unwrap();
+        let a = NewPage::alloc(-1).unwrap();
+        let b = NewPage::alloc(-1).unwrap();
         let won = match store.pages.insert(7, a).unwrap() {
             Inserted::Ours(p) => p,
             Inserted::Theirs(_) => panic!("empty slot taken"),
@@ -453,6 +490,18 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, pieces(pos, len).count());
+        // A reader's runs, without references, find the same pages.
+        let mut m = 0;
+        let all = store.read_pieces(pos, len, |p, page| {
+            match (page, store.pages.get(p.index)) {
+                (Some(a), Some(b)) => assert!(a.is(&b)),
+                (None, None) => {}
+                _ => panic!("reader's run and lookup disagree at {}", p.index),
+            }
+            m += 1;
+            Ok(true)
+        });
+        assert_eq!((all, m), (Ok(true), n));
         found
     }
 
@@ -488,6 +537,50 @@ mod tests {
         store.discard(0, 2u64 << 40);
         assert_eq!(store.used_pages(), 0);
         assert_eq!(check_runs(&store, 0, 200 * page), 0);
+    }
+
+    #[test]
+    fn a_reader_keeps_a_removed_page() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let page = PAGE_SIZE;
+        let mut data = TestBuffer::new(0xa5, 2 * page).unwrap();
+        store
+            .write(0, 2 * page, &mut data.cursor().unwrap(), ANY, true)
+            .unwrap();
+        // Not a whole page: the copy is a memcpy, which KASAN checks.
+        let mut out = TestBuffer::new(0, 512).unwrap();
+        let (removed, gone, read, beyond) = {
+            let section = rcu::read_lock();
+            let run = store.pages.peek_run(0, 2, &section);
+            // Removed under the reader's nose: the index's reference goes
+            // only after the section ends, so the reader still reads the
+            // page, whole (KASAN would report a read of a freed page).
+            let removed = store.pages.remove(0);
+            let gone = store.pages.get(0).is_none();
+            let read = run
+                .page(0)
+                .map(|p| p.read_into(512, 512, &mut out.cursor().unwrap()));
+            // Outside the run.
+            let beyond = run.page(2).is_none();
+            (removed, gone, read, beyond)
+        };
+        assert!(removed && gone && beyond);
+        assert_eq!(read, Some(Ok(())));
+        assert!(out.bytes().iter().all(|&b| b == 0xa5));
+        // A later reader sees the hole, and the page beside it.
+        let mut out = TestBuffer::new(1, 2 * page).unwrap();
+        store.read(0, 2 * page, &mut out.cursor().unwrap()).unwrap();
+        assert!(out.bytes()[..page].iter().all(|&b| b == 0));
+        assert!(out.bytes()[page..].iter().all(|&b| b == 0xa5));
+        let mut same = TestBuffer::new(0xa5, page).unwrap();
+        assert_eq!(
+            store.equals(page as u64, page, &mut same.cursor().unwrap()),
+            Ok(true)
+        );
+        assert_eq!(
+            store.equals(0, page, &mut same.cursor().unwrap()),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -557,21 +650,21 @@ mod tests {
         let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
         store.pages.set_end(4);
         // Refused, and nothing is left in the slot: no later erase needed.
-        let p = StorePage::alloc(-1).unwrap();
+        let p = NewPage::alloc(-1).unwrap();
         assert!(matches!(store.pages.insert(4, p), Err(e) if e == ERANGE));
         assert!(store.pages.get(4).is_none());
         assert!(store.pages.next_present(0, usize::MAX).is_none());
         // A page found beyond the end (a shrink has yet to drop it) is not
         // handed out to a writer either.
-        let p = StorePage::alloc(-1).unwrap();
+        let p = NewPage::alloc(-1).unwrap();
         assert!(matches!(store.pages.insert(3, p), Ok(Inserted::Ours(_))));
         store.pages.set_end(3);
-        let p = StorePage::alloc(-1).unwrap();
+        let p = NewPage::alloc(-1).unwrap();
         assert!(matches!(store.pages.insert(3, p), Err(e) if e == ERANGE));
         assert!(store.pages.get(3).is_some());
         // Once the end moves past it, the slot takes a page again and a
         // second writer gets the first one's.
-        drop(store.pages.erase(3));
+        assert!(store.pages.remove(3));
         store.pages.set_end(8);
         let a = store.page_for_write(3, ANY).unwrap();
         assert!(store.page_for_write(3, ANY).unwrap().same(&a));

@@ -7,9 +7,15 @@
 //! reference on every page it holds, as brd's xarray does: a lookup finds
 //! the page under RCU and takes its own reference (`get_page_unless_zero`,
 //! then checks the slot again), an insertion is a compare-exchange from an
-//! empty slot, and removal erases the slot and hands its reference to the
-//! caller. A command thus copies to or from a page holding only its own
-//! reference, while a concurrent deallocation may drop the index's.
+//! empty slot, and removal erases the slot. A writer thus copies into a
+//! page holding only its own reference, while a concurrent deallocation
+//! may drop the index's.
+//!
+//! Readers take no reference: a removal puts the index's reference only
+//! after an RCU grace period, so a page found under the RCU read lock
+//! stays a page of the store until that section ends. A [`PeekRun`]
+//! borrows the section's [`Guard`], and the pages it hands out borrow it,
+//! so no safe code reads a page after its section.
 //!
 //! Copies into a page take the page's own writer lock and copies out of
 //! it take nothing but retry if a writer intervened (see
@@ -24,6 +30,7 @@ use kernel::alloc::AllocError;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::sync::rcu::Guard;
 use kernel::types::Opaque;
 
 /// Opaque `struct page`, as the C primitives take it.
@@ -43,6 +50,12 @@ extern "C" {
         pages: *mut *mut RawPage,
         n: c_uint,
     );
+    fn nvmet_mem_xa_peek_run(
+        xa: *mut bindings::xarray,
+        first: usize,
+        pages: *mut *mut RawPage,
+        n: c_uint,
+    );
     fn nvmet_mem_xa_insert(
         xa: *mut bindings::xarray,
         index: usize,
@@ -51,6 +64,7 @@ extern "C" {
         found: *mut *mut RawPage,
     ) -> c_int;
     fn nvmet_mem_xa_set_end(xa: *mut bindings::xarray, end: *mut usize, value: usize);
+    fn nvmet_mem_xa_remove(xa: *mut bindings::xarray, index: usize) -> bool;
     fn nvmet_mem_xa_erase(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
     fn nvmet_mem_xa_find(xa: *mut bindings::xarray, index: *mut usize, max: usize) -> bool;
     fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
@@ -102,56 +116,52 @@ unsafe impl Send for StorePage {}
 // SAFETY: as above; `&StorePage` offers nothing more than the copies.
 unsafe impl Sync for StorePage {}
 
-impl StorePage {
+/// A page fresh from the allocator, which no index holds or has held: the
+/// only kind [`PageIndex::insert`] takes, so that a page enters an index
+/// once and is retired from it at most once.
+///
+/// # Invariants
+///
+/// The page of `0` was never offered to an index.
+pub(crate) struct NewPage(StorePage);
+
+impl NewPage {
     /// Allocates a zeroed page on `nid` (or anywhere for -1) with
     /// `GFP_NOIO`, without a warning on failure. May sleep.
     pub(crate) fn alloc(nid: i32) -> Result<Self, AllocError> {
         // SAFETY: the page allocator range-checks `nid`; the caller is in
         // process context (callers of the store's allocating write are).
         let page = unsafe { nvmet_mem_alloc_page(nid) };
-        // INVARIANT: a new page comes with one reference, ours.
-        NonNull::new(page).map(Self).ok_or(AllocError)
+        // INVARIANT: a new page comes with one reference, ours, and no index
+        // has seen it.
+        NonNull::new(page)
+            .map(|page| Self(StorePage(page)))
+            .ok_or(AllocError)
     }
+}
 
+impl StorePage {
     fn raw(&self) -> *mut RawPage {
         self.0.as_ptr()
     }
 
     /// Whether two references name the same page.
+    #[cfg(CONFIG_KUNIT = "y")]
     pub(crate) fn same(&self, other: &StorePage) -> bool {
         self.0 == other.0
-    }
-
-    /// Copies `len` bytes at `off` of the page to the buffer at `to`, as of
-    /// one moment (no writer's copy is seen halfway).
-    pub(crate) fn read_into(&self, off: usize, len: usize, to: &mut SgCursor<'_>) -> Result {
-        check(off, len)?;
-        // SAFETY: we hold a reference on the page (type invariant), the range
-        // lies within it, and the cursor is valid (its type invariant); the
-        // C side writes only the buffer and the cursor's two fields.
-        to_result(unsafe { nvmet_mem_page_to_sg(self.raw(), off, len, &mut to.sg, &mut to.off) })
     }
 
     /// Copies `len` bytes from the buffer at `from` to `off` of the page,
     /// holding the page's writer lock.
     pub(crate) fn write_from(&self, off: usize, len: usize, from: &mut SgCursor<'_>) -> Result {
         check(off, len)?;
-        // SAFETY: as in `read_into`; the C side writes only the page (under
-        // its lock) and the cursor's fields.
+        // SAFETY: we hold a reference on the page (type invariant), the range
+        // lies within it, and the cursor is valid (its type invariant); the
+        // C side writes only the page (under its lock) and the cursor's two
+        // fields.
         to_result(unsafe {
             nvmet_mem_sg_to_page(self.raw(), off, len, &mut from.sg, &mut from.off)
         })
-    }
-
-    /// Whether the next `len` bytes of the buffer equal `len` bytes at
-    /// `off` of the page, as of one moment; the cursor moves past them only
-    /// if they do.
-    pub(crate) fn equals(&self, off: usize, len: usize, with: &mut SgCursor<'_>) -> Result<bool> {
-        check(off, len)?;
-        // SAFETY: as in `read_into`; both sides are only read, by memcmp.
-        let ret =
-            unsafe { nvmet_mem_page_cmp_sg(self.raw(), off, len, &mut with.sg, &mut with.off) };
-        to_result(ret).map(|()| ret == 0)
     }
 
     /// Fills `len` bytes at `off` with zeroes, holding the writer lock.
@@ -266,6 +276,82 @@ impl Drop for PageRun {
     }
 }
 
+/// A page of the store as a reader found it under the RCU read lock, with
+/// no reference of its own: it can be read until the section ends.
+///
+/// # Invariants
+///
+/// `page` was found in a [`PageIndex`] in the RCU read section that `'a`
+/// does not outlive.
+#[derive(Clone, Copy)]
+pub(crate) struct PeekedPage<'a> {
+    page: NonNull<RawPage>,
+    _section: PhantomData<&'a Guard>,
+}
+
+impl PeekedPage<'_> {
+    /// Whether this is the page that `other` holds a reference on.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn is(&self, other: &StorePage) -> bool {
+        self.page == other.0
+    }
+
+    /// Copies `len` bytes at `off` of the page to the buffer at `to`, as of
+    /// one moment (no writer's copy is seen halfway).
+    pub(crate) fn read_into(&self, off: usize, len: usize, to: &mut SgCursor<'_>) -> Result {
+        check(off, len)?;
+        // SAFETY: the page is live: it was found in the index in the RCU read
+        // section we are still in (type invariant), and the index's reference
+        // is put only a grace period after the page leaves it. The range lies
+        // within the page and the cursor is valid (its type invariant); the
+        // C side writes only the buffer and the cursor's two fields, and
+        // takes the page's writer bit at most, without sleeping.
+        to_result(unsafe {
+            nvmet_mem_page_to_sg(self.page.as_ptr(), off, len, &mut to.sg, &mut to.off)
+        })
+    }
+
+    /// Whether the next `len` bytes of the buffer equal `len` bytes at
+    /// `off` of the page, as of one moment; the cursor moves past them only
+    /// if they do.
+    pub(crate) fn equals(&self, off: usize, len: usize, with: &mut SgCursor<'_>) -> Result<bool> {
+        check(off, len)?;
+        // SAFETY: as in `read_into`; both sides are only read, by memcmp.
+        let ret = unsafe {
+            nvmet_mem_page_cmp_sg(self.page.as_ptr(), off, len, &mut with.sg, &mut with.off)
+        };
+        to_result(ret).map(|()| ret == 0)
+    }
+}
+
+/// The pages of consecutive indexes as one RCU read section found them,
+/// without references (see [`PageIndex::peek_run`]).
+///
+/// # Invariants
+///
+/// `pages[..n]` is initialised; `pages[i]` is NULL or the page that was at
+/// index `first + i` in the RCU read section that `'a` does not outlive.
+pub(crate) struct PeekRun<'a> {
+    first: usize,
+    n: usize,
+    pages: [MaybeUninit<*mut RawPage>; PageRun::LEN],
+    _section: PhantomData<&'a Guard>,
+}
+
+impl<'a> PeekRun<'a> {
+    /// The page at `index` (`None` for a hole or an index outside the run).
+    pub(crate) fn page(&self, index: usize) -> Option<PeekedPage<'a>> {
+        let i = index.checked_sub(self.first).filter(|&i| i < self.n)?;
+        // SAFETY: `i < n`, and `pages[..n]` is initialised (type invariant).
+        let page = unsafe { self.pages[i].assume_init() };
+        // INVARIANT: found in the section that `'a` does not outlive.
+        NonNull::new(page).map(|page| PeekedPage {
+            page,
+            _section: PhantomData,
+        })
+    }
+}
+
 /// What [`PageIndex::insert`] did.
 pub(crate) enum Inserted {
     /// The slot was empty: the page went in; here is a reference to it.
@@ -281,7 +367,9 @@ pub(crate) enum Inserted {
 /// # Invariants
 ///
 /// `xa` is an initialised xarray whose every entry is a page on which the
-/// xarray owns one reference. `end` changes only under the xarray's lock.
+/// xarray owns one reference; a page that leaves it while the index is
+/// shared keeps that reference until an RCU grace period has passed.
+/// `end` changes only under the xarray's lock.
 #[pin_data(PinnedDrop)]
 pub(crate) struct PageIndex {
     #[pin]
@@ -346,17 +434,51 @@ impl PageIndex {
         run.n = n;
     }
 
+    /// Looks up the pages at `first`, `first + 1`, ... (at most `count` and
+    /// [`PageRun::LEN`]) in one walk of the index, without references: they
+    /// can be read while `section` lasts.
+    pub(crate) fn peek_run<'a>(
+        &'a self,
+        first: usize,
+        count: usize,
+        _section: &'a Guard,
+    ) -> PeekRun<'a> {
+        let n = count.min(PageRun::LEN);
+        let mut run = PeekRun {
+            first,
+            n,
+            pages: [const { MaybeUninit::uninit() }; PageRun::LEN],
+            _section: PhantomData,
+        };
+        // SAFETY: an initialised xarray (type invariant) and the RCU read lock
+        // held (the guard's invariant); `run.pages` takes `n <= LEN` pointers
+        // (`MaybeUninit<T>` is laid out as `T`), each a page or NULL.
+        unsafe {
+            nvmet_mem_xa_peek_run(
+                self.raw(),
+                first,
+                run.pages.as_mut_ptr().cast(),
+                n as c_uint,
+            )
+        };
+        // INVARIANT: slots `0..n` are initialised with what the section found.
+        run
+    }
+
     /// Puts `page` at `index` unless a page is there already, allocating
     /// xarray nodes with `GFP_NOIO`. Fails with `ERANGE` if `index` lies at
     /// or beyond the end (see [`PageIndex::set_end`]), then or later: the
     /// check and the insertion are one critical section. May sleep.
-    pub(crate) fn insert(&self, index: usize, page: StorePage) -> Result<Inserted> {
+    pub(crate) fn insert(&self, index: usize, page: NewPage) -> Result<Inserted> {
+        let page = page.0;
         let mut found = core::ptr::null_mut();
         // On success the xarray takes over our reference on `page` and the C
         // side takes another for us; otherwise ours stays ours, and `found`
         // is set only with 1.
-        // SAFETY: an initialised xarray, a page we hold a reference on, and
-        // `end` and `found` valid for the call.
+        // SAFETY: an initialised xarray, a page we hold a reference on and
+        // that no index has held (`NewPage`'s invariant: so the xarray's
+        // reference on it is retired at most once), and `end` and `found`
+        // valid for the call.
         let ret = unsafe {
             nvmet_mem_xa_insert(self.raw(), index, page.raw(), self.end.as_ptr(), &mut found)
         };
@@ -381,12 +503,13 @@ impl PageIndex {
         unsafe { nvmet_mem_xa_set_end(self.raw(), self.end.as_ptr(), end) };
     }
 
-    /// Removes the page at `index`; the caller gets the index's reference.
-    pub(crate) fn erase(&self, index: usize) -> Option<StorePage> {
-        // SAFETY: an initialised xarray; the entry's reference passes to us.
-        let page = unsafe { nvmet_mem_xa_erase(self.raw(), index) };
-        // INVARIANT: the xarray's reference, now ours.
-        NonNull::new(page).map(StorePage)
+    /// Removes the page at `index`, if any; whether there was one. Readers
+    /// that found it may still read it: the index's reference is put after
+    /// an RCU grace period.
+    pub(crate) fn remove(&self, index: usize) -> bool {
+        // SAFETY: an initialised xarray; the C side hands the entry's
+        // reference to an RCU callback.
+        unsafe { nvmet_mem_xa_remove(self.raw(), index) }
     }
 
     /// The lowest index in `[from, last]` that holds a page. Visits only
@@ -405,7 +528,13 @@ impl PinnedDrop for PageIndex {
         // from configfs or from a namespace's disable, both of which sleep.
         let mut from = 0;
         while let Some(i) = self.next_present(from, usize::MAX) {
-            drop(self.erase(i));
+            // SAFETY: an initialised xarray, which no one else uses any more:
+            // every reader borrows the index, and this is its drop. The
+            // entry's reference passes to us, and nothing can be looking at
+            // the page to need it kept for a grace period.
+            let page = unsafe { nvmet_mem_xa_erase(self.raw(), i) };
+            // INVARIANT: the xarray's reference, now ours.
+            drop(NonNull::new(page).map(StorePage));
             super::cond_resched();
             match i.checked_add(1) {
                 Some(next) => from = next,

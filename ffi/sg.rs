@@ -12,6 +12,8 @@ use core::marker::PhantomData;
 use core::ptr;
 use kernel::bindings;
 use kernel::prelude::*;
+#[cfg(CONFIG_KUNIT = "y")]
+use kernel::types::Opaque;
 
 extern "C" {
     fn nvmet_mem_sg_zero(len: usize, sgp: *mut *mut bindings::scatterlist, offp: *mut u32)
@@ -70,6 +72,47 @@ impl SgCursor<'_> {
         let ret =
             unsafe { nvmet_mem_page_cmp_sg(ptr::null_mut(), 0, len, &mut self.sg, &mut self.off) };
         to_result(ret).map(|()| ret == 0)
+    }
+}
+
+/// A kernel buffer behind a scatterlist of one entry: a data buffer for
+/// the store's tests, which have no command.
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) struct TestBuffer {
+    buf: KVec<u8>,
+    sg: Opaque<bindings::scatterlist>,
+}
+
+#[cfg(CONFIG_KUNIT = "y")]
+impl TestBuffer {
+    /// `len` bytes of `byte`; `len` is not 0.
+    pub(crate) fn new(byte: u8, len: usize) -> Result<Self> {
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+        buf.extend_with(len, byte, GFP_KERNEL)?;
+        Ok(Self {
+            buf,
+            sg: Opaque::uninit(),
+        })
+    }
+
+    /// The bytes, as the copies through the last cursor left them.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// A cursor at the start of the buffer.
+    pub(crate) fn cursor(&mut self) -> Result<SgCursor<'_>> {
+        let len = u32::try_from(self.buf.len())?;
+        // SAFETY: `sg` is ours to initialise; the buffer is kmalloc'ed, so it
+        // has a direct-map address, and its `len` bytes (not 0) are ours.
+        unsafe { bindings::sg_init_one(self.sg.get(), self.buf.as_mut_ptr().cast(), len) };
+        // SAFETY: one terminated entry over our buffer; the cursor borrows
+        // `self` mutably, so both stay put and unread from Rust while it
+        // lives.
+        Ok(unsafe { SgCursor::new(self.sg.get()) })
     }
 }
 
