@@ -127,10 +127,12 @@ the pages, with no bio, request, block device or file in between.
   with nvmet_register_backend() and is loaded on demand by its alias
   nvmet-backend-mem.
 - Pages are allocated on first write (thin provisioning, NUSE reported)
-  and freed by Dataset Management (deallocate) and Write Zeroes. Reads
-  and overwrites are lock-free, as in brd: the page is found under RCU
-  and kept by a page reference; insertion is a compare-exchange. A
-  per-page sequence count keeps one logical block atomic (AWUN 0).
+  and freed by Dataset Management (deallocate) and Write Zeroes.
+  Overwrites are lock-free, as in brd: the page is found under RCU and
+  kept by a page reference; insertion is a compare-exchange. Reads take
+  no reference: they copy within the RCU read section, and the index's
+  reference on an erased page is put after a grace period. A per-page
+  sequence count keeps one logical block atomic (AWUN 0).
 - Read, Write, Compare, Write Zeroes, Dataset Management, Flush and
   Verify; ONCS advertises Compare and Verify. Commands honour the
   nowait contract of nvme-loop: a write that needs a page defers itself.
