@@ -155,10 +155,9 @@ impl StorePage {
     /// holding the page's writer lock.
     pub(crate) fn write_from(&self, off: usize, len: usize, from: &mut SgCursor<'_>) -> Result {
         check(off, len)?;
+        // The C side writes only the page (under its lock) and the cursor.
         // SAFETY: we hold a reference on the page (type invariant), the range
-        // lies within it, and the cursor is valid (its type invariant); the
-        // C side writes only the page (under its lock) and the cursor's two
-        // fields.
+        // lies within it, and the cursor is valid (its type invariant).
         to_result(unsafe {
             nvmet_mem_sg_to_page(self.raw(), off, len, &mut from.sg, &mut from.off)
         })
@@ -300,12 +299,13 @@ impl PeekedPage<'_> {
     /// one moment (no writer's copy is seen halfway).
     pub(crate) fn read_into(&self, off: usize, len: usize, to: &mut SgCursor<'_>) -> Result {
         check(off, len)?;
-        // SAFETY: the page is live: it was found in the index in the RCU read
-        // section we are still in (type invariant), and the index's reference
-        // is put only a grace period after the page leaves it. The range lies
-        // within the page and the cursor is valid (its type invariant); the
-        // C side writes only the buffer and the cursor's two fields, and
-        // takes the page's writer bit at most, without sleeping.
+        // The page is live: it was found in the index in the RCU read section
+        // we are still in (type invariant), and the index's reference is put
+        // only a grace period after the page leaves it. The C side writes only
+        // the buffer and the cursor, and takes the page's writer bit at most,
+        // without sleeping.
+        // SAFETY: a live page (as above), a range within it, and a valid
+        // cursor (its type invariant).
         to_result(unsafe {
             nvmet_mem_page_to_sg(self.page.as_ptr(), off, len, &mut to.sg, &mut to.off)
         })
@@ -475,10 +475,10 @@ impl PageIndex {
         // On success the xarray takes over our reference on `page` and the C
         // side takes another for us; otherwise ours stays ours, and `found`
         // is set only with 1.
-        // SAFETY: an initialised xarray, a page we hold a reference on and
-        // that no index has held (`NewPage`'s invariant: so the xarray's
-        // reference on it is retired at most once), and `end` and `found`
-        // valid for the call.
+        // The page is one that no index has held (`NewPage`'s invariant), so
+        // the xarray's reference on it is retired at most once.
+        // SAFETY: an initialised xarray, a page we hold a reference on (as
+        // above), and `end` and `found` valid for the call.
         let ret = unsafe {
             nvmet_mem_xa_insert(self.raw(), index, page.raw(), self.end.as_ptr(), &mut found)
         };
@@ -528,10 +528,11 @@ impl PinnedDrop for PageIndex {
         // from configfs or from a namespace's disable, both of which sleep.
         let mut from = 0;
         while let Some(i) = self.next_present(from, usize::MAX) {
-            // SAFETY: an initialised xarray, which no one else uses any more:
-            // every reader borrows the index, and this is its drop. The
-            // entry's reference passes to us, and nothing can be looking at
-            // the page to need it kept for a grace period.
+            // No one else uses the index any more: every reader borrows it,
+            // and this is its drop. So no reader can be looking at the page
+            // to need it kept for a grace period.
+            // SAFETY: an initialised xarray, as above; the entry's reference
+            // passes to us.
             let page = unsafe { nvmet_mem_xa_erase(self.raw(), i) };
             // INVARIANT: the xarray's reference, now ours.
             drop(NonNull::new(page).map(StorePage));
