@@ -96,7 +96,10 @@ wait $ddpid && fail "the held read succeeded on a disabled namespace"
 msg "loop: disabling the namespace ended the held read"
 write_attr "$r/enable" 0
 write_attr "$CFS/subsystems/testnqn.hold2/namespaces/1/enable" 1 || fail "enable again"
-for i in $(seq 1 100); do
+# The host sees the namespace again when it has handled the target's
+# event and rescanned: seconds, and more on a loaded machine.
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
 	DEV=
 	find_dev testnqn.hold2 && cmp -s "$exp" <(dd if="$DEV" bs=1M count=8 iflag=direct status=none 2>/dev/null) && break
 	sleep 0.2
