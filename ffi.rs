@@ -26,7 +26,9 @@ pub(crate) use nvmet::{
     poll_held_soon, ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration,
     Request,
 };
-pub(crate) use page::{Inserted, NewPage, PageIndex, PageRun, PeekedPage, StorePage};
+pub(crate) use page::{
+    wait_retired_pages, Inserted, NewPage, PageIndex, PageRun, PeekedPage, StorePage,
+};
 pub(crate) use sg::SgCursor;
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) use sg::TestBuffer;

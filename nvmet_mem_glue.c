@@ -426,8 +426,9 @@ void nvmet_mem_xa_get_run(struct xarray *xa, unsigned long first,
 	page = xas_load(&xas);
 	for (;;) {
 		/*
-		 * A node being changed, a page being freed, or a page that left
-		 * the slot: walk to the same index again.
+		 * A node being changed, or a page that left the slot: walk to
+		 * the same index again (as in nvmet_mem_xa_get(), the count
+		 * cannot be zero here; the check stays).
 		 */
 		if (xa_is_retry(page))
 			goto again;
@@ -477,10 +478,14 @@ void nvmet_mem_xa_peek_run(struct xarray *xa, unsigned long first,
 	}
 }
 
+/* Pages retired by removals whose reference is not put yet, module-wide. */
+static atomic_long_t nvmet_mem_retiring = ATOMIC_LONG_INIT(0);
+
 /* Drops the xarray's reference on a page it held, a grace period late. */
 static void nvmet_mem_page_put_rcu(struct rcu_head *head)
 {
 	put_page(container_of(head, struct page, rcu_head));
+	atomic_long_dec(&nvmet_mem_retiring);
 }
 
 /*
@@ -493,7 +498,22 @@ static void nvmet_mem_page_put_rcu(struct rcu_head *head)
  */
 static void nvmet_mem_page_retire(struct page *page)
 {
+	atomic_long_inc(&nvmet_mem_retiring);
 	call_rcu_hurry(&page->rcu_head, nvmet_mem_page_put_rcu);
+}
+
+/*
+ * Waits until the pages that removals retired have been put, if any were
+ * waiting; whether there were (so memory may have come back). Process
+ * context: for a write that would otherwise be refused for want of memory
+ * that a deallocation has just given back.
+ */
+bool nvmet_mem_wait_retired(void)
+{
+	if (!atomic_long_read(&nvmet_mem_retiring))
+		return false;
+	rcu_barrier();
+	return true;
 }
 
 /*

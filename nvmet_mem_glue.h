@@ -78,6 +78,7 @@ int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
 void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
 			  unsigned long value);
 bool nvmet_mem_xa_remove(struct xarray *xa, unsigned long index);
+bool nvmet_mem_wait_retired(void);
 struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index);
 bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
 		       unsigned long max);

@@ -12,7 +12,8 @@
 //! may drop the index's.
 //!
 //! Readers take no reference: a removal puts the index's reference only
-//! after an RCU grace period, so a page found under the RCU read lock
+//! after an RCU grace period (an object's index that nobody borrows any
+//! more puts at once), so a page found under the RCU read lock
 //! stays a page of the store until that section ends. A [`PeekRun`]
 //! borrows the section's [`Guard`], and the pages it hands out borrow it,
 //! so no safe code reads a page after its section.
@@ -65,6 +66,7 @@ extern "C" {
     ) -> c_int;
     fn nvmet_mem_xa_set_end(xa: *mut bindings::xarray, end: *mut usize, value: usize);
     fn nvmet_mem_xa_remove(xa: *mut bindings::xarray, index: usize) -> bool;
+    fn nvmet_mem_wait_retired() -> bool;
     fn nvmet_mem_xa_erase(xa: *mut bindings::xarray, index: usize) -> *mut RawPage;
     fn nvmet_mem_xa_find(xa: *mut bindings::xarray, index: *mut usize, max: usize) -> bool;
     fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
@@ -350,6 +352,15 @@ impl<'a> PeekRun<'a> {
             _section: PhantomData,
         })
     }
+}
+
+/// Waits until the pages that removals retired (see [`PageIndex::remove`])
+/// have been put, if any were waiting; whether there were, so that memory
+/// may have come back. May sleep for a grace period: process context only.
+pub(crate) fn wait_retired_pages() -> bool {
+    // SAFETY: no preconditions but process context, which the caller
+    // promises (see above); the C side waits with `rcu_barrier()`.
+    unsafe { nvmet_mem_wait_retired() }
 }
 
 /// What [`PageIndex::insert`] did.

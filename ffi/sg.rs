@@ -3,7 +3,8 @@
 //! A cursor over an I/O command's data buffer (its scatterlist).
 //!
 //! Bytes move between the buffer and the store only through the C copies
-//! in `nvmet_mem_glue.c` (see [`super::StorePage`] and the methods below);
+//! in `nvmet_mem_glue.c` (see [`super::StorePage`], [`super::PeekedPage`]
+//! and the methods below);
 //! no Rust reference to the buffer is ever formed, since the host may
 //! change it while a command runs (nvme-loop hands over the host's own
 //! pages).
@@ -31,8 +32,9 @@ extern "C" {
 ///
 /// # Invariants
 ///
-/// `sg` is NULL or an entry of the scatterlist of a command that is not
-/// completed for `'a` (the cursor borrows the command's handle), and `off`
+/// `sg` is NULL or an entry of a scatterlist that stays valid for `'a`
+/// (a command's, not completed: the cursor borrows the command's handle;
+/// or a test buffer's, which the cursor borrows), and `off`
 /// is an offset into that entry. The C copies only follow `sg_next` from
 /// there and stop at the list's end.
 pub(crate) struct SgCursor<'a> {
@@ -46,8 +48,9 @@ impl SgCursor<'_> {
     ///
     /// # Safety
     ///
-    /// `sg` is NULL or the first entry of a command's scatterlist, which
-    /// stays allocated and is not completed for the cursor's lifetime.
+    /// `sg` is NULL or the first entry of a terminated scatterlist (a
+    /// command's, or a test's buffer) whose entries and memory stay
+    /// allocated, and the command not completed, for the cursor's lifetime.
     pub(super) unsafe fn new(sg: *mut bindings::scatterlist) -> Self {
         // INVARIANT: the caller's guarantee; offset 0 of the first entry.
         Self {
