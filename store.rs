@@ -16,10 +16,10 @@
 //! so a reader in a section that found the page still reads it whole, and
 //! a writer still copying keeps it with its own. Each logical block (at
 //! most a page, never across pages) is copied whole: writers of one page
-//! serialise on the page's own lock, readers retry if a writer intervened. Nothing is
-//! shared by the whole namespace on those paths but the index's RCU
-//! lookup; the page counter changes only when a page is allocated or freed
-//! and sits on its own cache line.
+//! serialise on the page's own lock, readers retry if a writer
+//! intervened. Nothing is shared by the whole namespace on those paths but
+//! the index's RCU lookup; the page counter changes only when a page is
+//! allocated or freed and sits on its own cache line.
 
 use crate::ffi::{self, Inserted, NewPage, PageIndex, PageRun, PeekedPage, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
@@ -121,6 +121,12 @@ const READ_SECTION_PAGES: usize = {
     }
 };
 
+/// The index of the last page that `[pos, pos + len)` touches (of the
+/// first, if `len` is 0).
+fn last_page(pos: u64, len: usize) -> usize {
+    (pos.saturating_add(len.saturating_sub(1) as u64) >> PAGE_SHIFT) as usize
+}
+
 /// Counters on a cache line of their own, away from the index's root,
 /// which every lookup reads: pages held, and pages ever allocated.
 #[repr(align(64))]
@@ -167,10 +173,10 @@ impl Store {
         len: usize,
         run: &'a mut PageRun,
     ) -> impl Iterator<Item = (Piece, Option<StorePage>)> + 'a {
-        let last = pos.saturating_add(len.saturating_sub(1) as u64) >> PAGE_SHIFT;
+        let last = last_page(pos, len);
         pieces(pos, len).map(move |p| {
             if !run.holds(p.index) {
-                let count = (last as usize).saturating_sub(p.index).saturating_add(1);
+                let count = last.saturating_sub(p.index).saturating_add(1);
                 self.pages.get_run(p.index, count, run);
             }
             let page = run.take(p.index);
@@ -188,11 +194,11 @@ impl Store {
     where
         F: FnMut(Piece, Option<PeekedPage<'_>>) -> Result<bool>,
     {
-        let last = pos.saturating_add(len.saturating_sub(1) as u64) >> PAGE_SHIFT;
+        let last = last_page(pos, len);
         let mut rest = pieces(pos, len);
         while let Some(first) = rest.next() {
             // One piece per page: the run's pages are the next `count`.
-            let count = (last as usize)
+            let count = last
                 .saturating_sub(first.index)
                 .saturating_add(1)
                 .min(READ_SECTION_PAGES);
