@@ -20,7 +20,9 @@
 # else TCG), 1 (force KVM) or 0 (force TCG); VM_CPUS (2), VM_MEMORY (2G),
 # VM_QEMU_OPTS (extra QEMU options, e.g. -icount shift=0,sleep=off),
 # VM_APPEND (extra kernel command line), VM_NVME_MULTIPATH (N; Y boots a
-# kernel that has NVMe multipath with it on), KDIR (kernel tree).
+# kernel that has NVMe multipath with it on), KDIR (kernel tree),
+# NVMET_MEM_KO (the module the guest tests load; default: the one built
+# for KDIR).
 set -euo pipefail
 LOG_TAG=vm
 . "$(dirname "$0")/env.sh"
@@ -96,8 +98,10 @@ exec 9>&-
 qemu_opts=()
 [ -n "${VM_QEMU_OPTS:-}" ] && qemu_opts=(--qemu-opts "$VM_QEMU_OPTS")
 
-# what the guest scripts need to know of the host side
-printf 'NVMET_MEM_KO=%q\n' "$(module_dir "$KDIR")/nvmet-mem.ko" >"$out/guest.env"
+# what the guest scripts need to know of the host side: the module built
+# for this kernel, or the one NVMET_MEM_KO names (a module built elsewhere,
+# e.g. from a second work tree)
+printf 'NVMET_MEM_KO=%q\n' "${NVMET_MEM_KO:-$(module_dir "$KDIR")/nvmet-mem.ko}" >"$out/guest.env"
 
 log "booting $(basename "$KDIR") under $mode: $(basename "$script") $*"
 inner="$NVMET_MEM_TOP/scripts/guest-init.sh $(printf '%q ' "$out" "$script" "$@")"
