@@ -16,20 +16,9 @@ LOG_TAG=selftests
 # injection); NVMET_MEM_KERNEL=plain runs it on the plain one.
 export NVMET_MEM_KERNEL=${NVMET_MEM_KERNEL:-debug}
 
-pass=0 failn=0 skipn=0
-result() { # result ok|fail|skip NAME
-	case $1 in
-	ok) pass=$((pass + 1)); echo "ok $((pass + failn + skipn)) $2" ;;
-	skip) skipn=$((skipn + 1)); echo "ok $((pass + failn + skipn)) $2 # SKIP" ;;
-	*) failn=$((failn + 1)); echo "not ok $((pass + failn + skipn)) $2" ;;
-	esac
-}
-finish() {
-	echo "# host tests, guest tests and guest kernel log: see above"
-	echo "$pass passed, $failn failed, $skipn skipped"
-	[ $failn -eq 0 ]
-	exit
-}
+shared=${NVMET_MEM_SHARED:-$(dirname "$NVMET_MEM_TOP")/shared}
+. "$here/runner-lib.sh"
+
 step() { # step NAME CMD...: a build step that counts as a test
 	local name=$1 log
 	shift
@@ -116,27 +105,11 @@ done
 for g in "${!pids[@]}"; do
 	vmrc=0
 	wait "${pids[g]}" || vmrc=$?
-	seen=0
-	while IFS= read -r line; do
-		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ ([^#]*[^#\ ])(\ #\ (SKIP|XFAIL).*)?$ ]]; then
-			seen=$((seen + 1))
-			name=guest_${BASH_REMATCH[2]}
-			if [ -n "${BASH_REMATCH[1]}" ]; then result fail "$name"
-			elif [ "${BASH_REMATCH[4]}" = SKIP ]; then result skip "$name"
-			else result ok "$name"; fi
-		else
-			case $line in
-			"# "*) echo "$line" ;;
-			TAP*|1..*) ;;
-			*) echo "# $line" ;;
-			esac
-		fi
-	done <"$out/guest$g/host.log"
-	planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/guest$g/host.log" | head -n 1)
-	if [ -z "$planned" ] || [ "$seen" -lt "$planned" ]; then
-		echo "# guest $g ran $seen of ${planned:-?} tests (vm exit $vmrc)"
-		result fail "guest${g}_completed"
-	fi
+	mine=()
+	for i in "${!names[@]}"; do
+		[ "${shard_of[i]}" = "$g" ] && mine+=("${names[i]}")
+	done
+	guest_results "$out/guest$g" "$g" "$vmrc" "${mine[@]}"
 	if [ -s "$out/guest$g/reports" ]; then
 		# (the report may lack a final newline: add one)
 		sed -e 's/^/# /' -e '$a\' "$out/guest$g/reports"
