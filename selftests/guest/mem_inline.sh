@@ -24,28 +24,32 @@ pat=$(mktemp) back=$(mktemp)
 cleanup_add "rm -f '$pat' '$back'; echo 0 > '$ev/enable'"
 head -c $((n * 4096)) /dev/urandom >"$pat"
 
-# deferred CMD...: run CMD with the event on; print how many commands went
-# through the workqueue meanwhile, deferred by the backend or queued by
-# nvme-loop.
+# deferred CMD...: run CMD with the event on; set DEFERRED to how many
+# commands went through the workqueue meanwhile, deferred by the backend or
+# queued by nvme-loop. (Not called in a command substitution, where its
+# `fail` would end a subshell only.)
 deferred() {
 	echo >"$tr/trace"
 	echo 1 >"$ev/enable"
 	"$@" || fail "$*"
 	echo 0 >"$ev/enable"
-	grep -c 'nvmet_req_defer_work\|nvme_loop_execute_work' "$tr/trace"
+	DEFERRED=$(grep -c 'nvmet_req_defer_work\|nvme_loop_execute_work' "$tr/trace")
 }
 # One command per block: dd with bs=4k and O_DIRECT. A keep-alive or two of
 # the admin queue may be deferred meanwhile: a few events are noise.
 noise=4
-first=$(deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none)
+deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none
+first=$DEFERRED
 [ "$first" -ge $n ] || fail "first writes (allocating): $first of $n deferred, expected all"
 by_backend=$(grep -c nvmet_req_defer_work "$tr/trace")
 [ "$by_backend" -ge $n ] || fail "first writes: $by_backend of $n deferred by the backend, expected all"
-reads=$(deferred dd if="$DEV" of="$back" bs=4k count=$n iflag=direct status=none)
+deferred dd if="$DEV" of="$back" bs=4k count=$n iflag=direct status=none
+reads=$DEFERRED
 [ "$reads" -le $noise ] || fail "reads: $reads of $n deferred, expected none"
 cmp "$pat" "$back" || fail "data read back differs"
 head -c $((n * 4096)) /dev/urandom >"$pat"
-over=$(deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none)
+deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none
+over=$DEFERRED
 [ "$over" -le $noise ] || fail "overwrites: $over of $n deferred, expected none"
 dd if="$DEV" of="$back" bs=4k count=$n iflag=direct status=none || fail "read back"
 cmp "$pat" "$back" || fail "overwritten data read back differs"

@@ -29,15 +29,17 @@ d = j["read"] if j["read"]["io_bytes"] else j["write"]
 print(d["clat_ns"]["min"] if d["total_ios"] else -1)'
 }
 
-# check_delay RW MIN_NS: 20 commands, none completed in under MIN_NS
+# check_delay RW MIN_NS: 20 commands, none completed in under MIN_NS; sets
+# GOT to fio's minimum completion latency. Called in the test's own shell
+# (not in a command substitution), so that its `fail` ends the test.
 check_delay() {
-	local before got
+	local before
 	before=$(stat_of delayed_commands)
-	got=$(min_clat "$1" 20) || fail "fio $1"
-	[ "$got" -ge "$2" ] || fail "$1 completed after $got ns, under latency $2 ns"
+	GOT=$(min_clat "$1" 20) || fail "fio $1"
+	[[ $GOT =~ ^[0-9]+$ ]] || fail "fio $1: no completion latency ($GOT)"
+	[ "$GOT" -ge "$2" ] || fail "$1 completed after $GOT ns, under latency $2 ns"
 	[ $(($(stat_of delayed_commands) - before)) -ge 20 ] ||
 		fail "delayed_commands rose by $(($(stat_of delayed_commands) - before)) for 20 ${1}s"
-	echo "$got"
 }
 
 n=0
@@ -52,12 +54,15 @@ for tr in loop tcp; do
 	dd if=/dev/urandom of="$DEV" bs=1M count=16 oflag=direct status=none || fail "fill"
 
 	write_attr "$o/latency_ns" 20000000 || fail "latency_ns 20 ms"
-	r=$(check_delay randread 20000000)
-	w=$(check_delay randwrite 20000000)
+	check_delay randread 20000000
+	r=$GOT
+	check_delay randwrite 20000000
+	w=$GOT
 	msg "$tr: latency_ns 20 ms: min read $r ns, min write $w ns"
 	write_attr "$o/latency_ns" 2000000
 	write_attr "$o/latency_range_ns" 8000000 || fail "latency_range_ns 8 ms"
-	r=$(check_delay randread 2000000)
+	check_delay randread 2000000
+	r=$GOT
 	msg "$tr: latency 2-10 ms: min read $r ns"
 	write_attr "$o/latency_ns" 0
 	write_attr "$o/latency_range_ns" 0
