@@ -19,6 +19,8 @@
 #                (plain kernel; needs ../shared/blktests, skips without it)
 #   make kernel  build (or reuse) the cached guest kernel
 #   make series  regenerate patches/ (its last patch adds nvmet-mem to the tree)
+#   make series-check  build every prefix of patches/ as a kernel of its own
+#                (a cached tree; not in make check: see scripts/series-check.sh)
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KDIR ?= $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
@@ -43,6 +45,10 @@ kernel:
 .PHONY: series
 series:
 	$(TOP)/scripts/series.sh
+
+.PHONY: series-check
+series-check:
+	$(TOP)/scripts/series-check.sh
 
 run:
 	$(TOP)/scripts/run.sh

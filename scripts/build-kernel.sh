@@ -39,6 +39,12 @@ key="$kver $ser_hash $cfg_hash"
 
 if [ "${1:-}" = "--print-dir" ]; then echo "$tree"; exit 0; fi
 
+# one kernel build at a time (scripts/series-check.sh takes the lock too);
+# a caller that waited sees the other's result below
+mkdir -p "$NVMET_MEM_CACHE"
+exec 8>"$NVMET_MEM_CACHE/.kernel-build.lock"
+flock 8
+
 if [ -f "$tree/.nvmet-mem-built" ] && [ "$(cat "$tree/.nvmet-mem-built")" = "$key" ] &&
    [ -f "$tree/arch/x86/boot/bzImage" ]; then
 	log "kernel up to date ($key)"
