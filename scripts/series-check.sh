@@ -39,7 +39,7 @@ exec 8>"$NVMET_MEM_CACHE/.kernel-build.lock"
 flock 8
 
 start=$(date +%s)
-if [ ! -f "$tree/.series-check-base" ]; then
+if [ ! -f "$tree/Makefile" ]; then
 	log "extracting pristine $kver into $tree"
 	rm -rf "$tree"
 	tmp=$(mktemp -d "$NVMET_MEM_CACHE/extract.XXXXXX")
