@@ -5,9 +5,11 @@
 //! `mkdir nvmet_mem/NAME` creates a memory object, `rmdir` removes it. Its
 //! attributes are `size`, `blocksize`, `numa_node`, `max_memory`, `nodata`,
 //! `latency_ns`, `latency_range_ns` and the read-only `allocated` and
-//! `stats`; Documentation/nvmet-mem.rst describes each. A
-//! write either takes effect whole or fails with an errno and a one-line
-//! kernel log message, leaving the object as it was.
+//! `stats`; the subsystem's own are `features`, `reserve_memory` and, on
+//! debug kernels only, the test hook `debug_nodata_unzeroed`;
+//! Documentation/nvmet-mem.rst describes each. A write either takes effect
+//! whole or fails with an errno and a one-line kernel log message, leaving
+//! the object as it was.
 //!
 //! The objects live in this module's own subsystem (as rnull's devices do)
 //! rather than as attributes of nvmet's namespace directory: the data of an
@@ -19,6 +21,8 @@
 use crate::backend::{MemObject, ObjectTable, Settings, MAX_LATENCY_NS, NR_STATS, STAT_NAMES};
 use crate::ffi::{node_valid, totalram_bytes};
 use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS, MAX_HOLD_MS};
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+use crate::io::NODATA_UNZEROED;
 use crate::store::RESERVE_PAGES;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::configfs::{self, AttributeOperations};
@@ -32,6 +36,7 @@ use kernel::{configfs_attrs, pr_err};
 pub(crate) fn subsystem(
     objects: Arc<ObjectTable>,
 ) -> impl PinInit<configfs::Subsystem<Root>, Error> {
+    #[cfg(not(CONFIG_FAULT_INJECTION_DEBUG_FS))]
     let item_type = configfs_attrs! {
         container: configfs::Subsystem<Root>,
         data: Root,
@@ -39,6 +44,18 @@ pub(crate) fn subsystem(
         attributes: [
             features: 0,
             reserve_memory: 1,
+        ],
+    };
+    // Debug kernels add a test hook (see `AttributeOperations<2>`).
+    #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+    let item_type = configfs_attrs! {
+        container: configfs::Subsystem<Root>,
+        data: Root,
+        child: ObjectDir,
+        attributes: [
+            features: 0,
+            reserve_memory: 1,
+            debug_nodata_unzeroed: 2,
         ],
     };
     configfs::Subsystem::new(c"nvmet_mem", item_type, try_pin_init!(Root { objects }))
@@ -86,6 +103,40 @@ impl AttributeOperations<1> for Root {
         }
         let pages = bytes.div_ceil(PAGE_SIZE as u64) as usize;
         RESERVE_PAGES.store(pages, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// `debug_nodata_unzeroed`, on debug kernels only
+/// (`CONFIG_FAULT_INJECTION_DEBUG_FS`): 1 makes no-data Reads leave their
+/// data buffer unzeroed, so that a test can show that its leak check sees
+/// the target's memory (see `io::NODATA_UNZEROED`); 0 (the default) puts
+/// the zeroing back. A root-only test hook, on kernels that already let
+/// root fail allocations at will through fault injection's debugfs.
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+#[vtable]
+impl AttributeOperations<2> for Root {
+    type Data = Root;
+
+    fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, u8::from(NODATA_UNZEROED.load(Ordering::Relaxed)))
+    }
+
+    fn store(_this: &Root, page: &[u8]) -> Result {
+        let on = match parse_int(page) {
+            Ok(0) => false,
+            Ok(1) => true,
+            _ => {
+                pr_err!("debug_nodata_unzeroed: must be 0 or 1\n");
+                return Err(EINVAL);
+            }
+        };
+        if NODATA_UNZEROED.swap(on, Ordering::Relaxed) != on {
+            pr_info!(
+                "debug_nodata_unzeroed: no-data reads {} their buffer (test hook)\n",
+                if on { "no longer zero" } else { "zero" }
+            );
+        }
         Ok(())
     }
 }

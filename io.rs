@@ -9,7 +9,8 @@
 //! their range. In no-data mode Write checks its range and stores nothing,
 //! and Read returns zeroes, like null_blk with memory_backed=0: over tcp
 //! and rdma the data buffer is the target's, and what it held before must
-//! not reach the host. Every other opcode is Invalid Opcode.
+//! not reach the host (on debug kernels a test hook can skip that zeroing,
+//! see `NODATA_UNZEROED`). Every other opcode is Invalid Opcode.
 //!
 //! Every execute function honours nowait (patch 0008): nvme-loop calls it
 //! from its submission context, where it must not sleep. Read, Compare,
@@ -24,6 +25,31 @@ use crate::inject::Fire;
 use crate::nvme::*;
 use crate::store::WriteError;
 use kernel::prelude::*;
+
+/// Test hook, on debug kernels only (`CONFIG_FAULT_INJECTION_DEBUG_FS`):
+/// while set, a no-data Read leaves its data buffer as the transport
+/// handed it over instead of zeroing it, which over tcp and rdma sends the
+/// host whatever the target's buffer held before. `mem_nodata_leak` sets
+/// it to show that its check sees such a leak. Off by default; only root
+/// can set it, through configfs (`debug_nodata_unzeroed`), and a kernel
+/// without the option has neither the flag nor the attribute.
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+pub(crate) static NODATA_UNZEROED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a no-data Read skips zeroing its buffer (see
+/// [`NODATA_UNZEROED`]).
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+fn nodata_unzeroed() -> bool {
+    NODATA_UNZEROED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether a no-data Read skips zeroing its buffer: never, without the
+/// debug kernel's test hook.
+#[cfg(not(CONFIG_FAULT_INJECTION_DEBUG_FS))]
+fn nodata_unzeroed() -> bool {
+    false
+}
 
 /// An I/O command on a namespace bound to a memory object.
 pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
@@ -207,6 +233,10 @@ pub(crate) fn execute_read(req: Req<'_>) {
         let (start, len) = range(&req, b)?;
         let mut to = req.data_cursor();
         if b.nodata {
+            if nodata_unzeroed() {
+                // The test hook: send the buffer as it is.
+                return Ok(());
+            }
             // The buffer may be the target's own (tcp, rdma): never send
             // what it held before.
             return to
