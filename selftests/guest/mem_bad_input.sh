@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # configfs bad input, for every attribute of a memory object, the
-# subsystem's features and reserve_memory files, and the namespace
-# attributes the backend adds or interprets (backend, device_path, enable):
+# subsystem's features, reserve_memory and debug_nodata_unzeroed files,
+# and the namespace attributes the backend adds or interprets (backend,
+# device_path, enable):
 # malformed, negative, overflowing and huge numbers, units where none are
 # taken, empty and white-space-only values, non-ASCII white space, NUL
 # bytes, non-UTF-8, writes to read-only files, binding errors, and every
@@ -46,11 +47,14 @@ put() {
 	[ $rc = 0 ] || IFS= read -r ERR <"$errf"
 	return $rc
 }
+# the debug kernel's test hook, if any
+hooks=()
+[ ! -e "$MEMCFS/debug_nodata_unzeroed" ] || hooks=("$MEMCFS/debug_nodata_unzeroed")
 # state: STATE holds every attribute of both objects and both namespaces
 state() {
 	local f v
 	STATE=
-	for f in "$MEMCFS"/features "$MEMCFS"/reserve_memory "$obj"/* "$MEMCFS"/bad1/* "$rule"/* \
+	for f in "$MEMCFS"/features "$MEMCFS"/reserve_memory "${hooks[@]}" "$obj"/* "$MEMCFS"/bad1/* "$rule"/* \
 		"$ns1"/{backend,device_path,enable} "$ns2"/{backend,device_path,enable}; do
 		v=
 		IFS= read -r v <"$f"
@@ -131,6 +135,20 @@ done
 for v in 2 -1 yes true on "" 1.0 0x1 "$(digits 20)" $'\xff'; do
 	case_ EINVAL "$obj/nodata" "$v"
 done
+
+# debug_nodata_unzeroed (module-wide test hook): 0 or 1. Kernels with
+# fault injection's debugfs (the debug kernel) have it; others must not.
+hook=$MEMCFS/debug_nodata_unzeroed
+if [ -d /sys/kernel/debug/failslab ]; then
+	[ -e "$hook" ] || fail "no $hook on a kernel with FAULT_INJECTION_DEBUG_FS"
+	for v in 2 -1 yes on "" 1.0 0x1 "$(digits 20)" $'\xff' $'1\xc2\xa0'; do
+		case_ EINVAL "$hook" "$v"
+	done
+	raw_ EINVAL "$hook" '1\0'
+	[ "$(cat "$hook")" = 0 ] || fail "debug_nodata_unzeroed reads $(cat "$hook") after bad writes"
+else
+	[ ! -e "$hook" ] || fail "$hook on a kernel without FAULT_INJECTION_DEBUG_FS"
+fi
 
 # latency_ns, latency_range_ns: nanoseconds, at most 10 s each
 for a in latency_ns latency_range_ns; do
