@@ -253,3 +253,74 @@ verify_io() {
 	cmp "$pat" "$back" || fail "data read back from $dev differs"
 	msg "$mib MiB written and verified on $dev"
 }
+
+# mem_stat_sum OBJ NAME...: set STAT_SUM to the sum of the counters NAME
+# of memory object OBJ's stats. Bash builtins only: the callers poll it,
+# and a fork costs much in the debug guest.
+mem_stat_sum() {
+	local obj=$1 k v
+	shift
+	STAT_SUM=0
+	while read -r k v || [ -n "$k" ]; do
+		[[ " $* " != *" $k "* ]] || STAT_SUM=$((STAT_SUM + v))
+	done <"$MEMCFS/$obj/stats"
+	return 0
+}
+
+# _stat_moves OBJ PID SECONDS NAME...: wait until the counters NAME of OBJ
+# pass their value now (true), process PID ends or SECONDS pass (false).
+_stat_moves() {
+	local obj=$1 pid=$2 end=$((SECONDS + $3)) a
+	shift 3
+	mem_stat_sum "$obj" "$@"
+	a=$STAT_SUM
+	while [ $SECONDS -le $end ]; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		mem_stat_sum "$obj" "$@"
+		[ "$STAT_SUM" -gt "$a" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# expect_io_moving OBJ PID NAME...: call right before an action that must
+# happen under I/O. Fails unless process PID (the I/O generator) runs and
+# the counters NAME of memory object OBJ move: once since the call (up to
+# 60 s: the generator starting), then again after a pause of 0.5 s (the
+# deadline only guards against a hang), PID still running after it. No
+# timing decides a pass: only that the counters moved, then moved again,
+# and PID had not ended. Sets IO_MOVED to what they moved since the pause
+# began.
+expect_io_moving() {
+	local obj=$1 pid=$2 a
+	shift 2
+	kill -0 "$pid" 2>/dev/null || fail "the I/O generator (pid $pid) ended before the action"
+	if ! _stat_moves "$obj" "$pid" 60 "$@"; then
+		mem_stat_sum "$obj" "$@"
+		fail "no I/O on $obj before the action: $* stay at $STAT_SUM$(kill -0 "$pid" 2>/dev/null || echo ", the generator ended")"
+	fi
+	mem_stat_sum "$obj" "$@"
+	a=$STAT_SUM
+	sleep 0.5
+	_stat_moves "$obj" "$pid" 60 "$@" ||
+		fail "the I/O on $obj stopped before the action: $* at $a$(kill -0 "$pid" 2>/dev/null || echo ", the generator ended")"
+	kill -0 "$pid" 2>/dev/null || fail "the I/O generator (pid $pid) ended before the action"
+	mem_stat_sum "$obj" "$@"
+	IO_MOVED=$((STAT_SUM - a))
+}
+
+# fio_jobs FILE: one line per job of fio's JSON output FILE (fio run with
+# --output-format=json and --group_reporting=0): NAME ERRNO ERRORS IOS:
+# the job's error (0: none), the errors it saw (total_err with
+# continue_on_error; else 1 if it stopped on an error) and the reads and
+# writes it issued. False if FILE holds no fio JSON.
+fio_jobs() {
+	python3 - "$1" <<'PY'
+import json, sys
+s = open(sys.argv[1]).read()
+for j in json.loads(s[s.index("{"):])["jobs"]:
+    err = j["error"]
+    n = max(j.get("total_err", 0), 1 if err else 0)
+    print(j["jobname"], err, n, j["read"]["total_ios"] + j["write"]["total_ios"])
+PY
+}

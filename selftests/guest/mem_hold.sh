@@ -9,8 +9,11 @@
 # before is intact and the held block has the new data. Over nvme-loop
 # (whose host has no I/O timeout): disabling the namespace under a held
 # read returns and the read fails; with hold_ms 1000 a held read ends by
-# itself with an error, and a host disconnect under a held read returns;
-# the data stays intact. The kernel log and kmemleak stay clean.
+# itself with an error. With a hold far longer than the test waits, a host
+# disconnect under a held read still waits 5 s after it began deleting the
+# controller, and returns once the rule is disabled: the read was held
+# once, then executed and succeeded, no error. The data stays intact. The
+# kernel log and kmemleak stay clean.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../transport.sh"
 load_mem
@@ -79,13 +82,17 @@ nvme disconnect -n testnqn.hold1 >/dev/null
 write_attr "$r/commands" read
 write_attr "$r/lba_start" 0
 write_attr "$r/lba_count" 0
-write_attr "$r/enable" 1
 new_subsys testnqn.hold2
 new_ns testnqn.hold2 1
 write_attr "$CFS/subsystems/testnqn.hold1/namespaces/1/enable" 0
 mem_ns testnqn.hold2 1 hold0
 export_loop testnqn.hold2 72
 connect_loop testnqn.hold2
+# Only once the host has scanned the new namespace (opening the device
+# waits for its partition scan): a held read of the scan would count as the
+# test's, and keep the test's read from opening the device until it ended.
+dd if="$DEV" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read before the hold"
+write_attr "$r/enable" 1
 held0=$(stat_of held_commands)
 dd if="$DEV" of=/dev/null bs=4096 count=1 iflag=direct status=none &
 ddpid=$!
@@ -108,7 +115,7 @@ cmp -s "$exp" <(dd if="$DEV" bs=1M count=8 iflag=direct status=none) ||
 	fail "data not intact after the namespace came back"
 msg "loop: namespace enabled again, data intact"
 
-# --- loop: hold_ms bounds a hold; a disconnect under a held read returns ---
+# --- loop: hold_ms bounds a hold ---
 write_attr "$r/hold_ms" 1000
 write_attr "$r/enable" 1
 held0=$(stat_of held_commands)
@@ -122,13 +129,53 @@ wait_gone $ddpid 120 || fail "a read held for 3 s did not end"
 wait $ddpid && fail "a read aborted after hold_ms succeeded"
 [ $(($(stat_of errors) - err0)) -ge 1 ] || fail "no held read was aborted"
 msg "loop: hold_ms 1000 ended $(($(stat_of held_commands) - held0)) held tries of a read with an error"
+
+# --- loop: a disconnect waits for a held read, which the rule releases ---
+# The hold (300 s) lasts far longer than the test waits (its deadlines
+# only guard against a hang): only disabling the rule can end it. The
+# disconnect must still wait seconds after it started (the host's
+# controller is "deleting"), and return once the rule is off; the read it
+# waited for was held once, executed and succeeded.
+write_attr "$r/enable" 0
+write_attr "$r/hold_ms" 300000 || fail "hold_ms 300000"
+write_attr "$r/enable" 1
+ctrl=/sys/class/nvme/$(basename "$(readlink -f "/sys/block/${DEV#/dev/}/device")")
+[ -f "$ctrl/state" ] || fail "no controller state for $DEV ($ctrl)"
+held0=$(stat_of held_commands)
+err0=$(stat_of errors)
 dd if="$DEV" of=/dev/null bs=4096 count=1 iflag=direct status=none &
 ddpid=$!
-held0=$(stat_of held_commands)
 wait_stat held_commands $((held0 + 1)) 30 || fail "the read was not held"
-t0=$(date +%s)
-nvme disconnect -n testnqn.hold2 >/dev/null || fail "disconnect under a held read"
-wait_gone $ddpid 120 || fail "the held read outlived the disconnect"
-msg "loop: disconnect under a held read returned after $(($(date +%s) - t0)) s"
+nvme disconnect -n testnqn.hold2 >/dev/null &
+dpid=$!
+cleanup_add "kill $dpid 2>/dev/null"
+# "deleting", or "deleting (no IO)" once it removes the namespaces
+end=$((SECONDS + 60))
+while [[ $(cat "$ctrl/state" 2>/dev/null) != deleting* ]] && [ $SECONDS -le $end ]; do
+	kill -0 $dpid 2>/dev/null || break
+	sleep 0.1
+done
+t0=$SECONDS
+kill -0 $dpid 2>/dev/null || fail "the disconnect returned under a held read, before the rule was disabled"
+st=$(cat "$ctrl/state" 2>/dev/null)
+[[ $st == deleting* ]] || fail "the disconnect did not start deleting the controller (state '${st:-gone}')"
+sleep 5
+kill -0 $dpid 2>/dev/null || fail "the disconnect returned under a held read, before the rule was disabled"
+kill -0 $ddpid 2>/dev/null || fail "the held read ended before the rule was disabled"
+st=$(cat "$ctrl/state" 2>/dev/null)
+[[ $st == deleting* ]] || fail "the controller is '${st:-gone}' under a held read, not deleting"
+[ $(($(stat_of held_commands) - held0)) -eq 1 ] ||
+	fail "$(($(stat_of held_commands) - held0)) holds, expected the read held once"
+msg "loop: the disconnect still waits $((SECONDS - t0)) s later, controller $st, the read held"
 write_attr "$r/enable" 0
+t0=$SECONDS end=$((SECONDS + 120))
+while kill -0 $dpid 2>/dev/null && [ $SECONDS -le $end ]; do sleep 0.2; done
+kill -0 $dpid 2>/dev/null && fail "the disconnect still waits 120 s after the rule was disabled"
+wait $dpid || fail "the disconnect failed"
+wait_gone $ddpid 10 || fail "the held read outlived the disconnect"
+wait $ddpid || fail "the read released by the rule failed"
+[ $(($(stat_of held_commands) - held0)) -eq 1 ] ||
+	fail "$(($(stat_of held_commands) - held0)) holds of one read"
+[ "$(stat_of errors)" = "$err0" ] || fail "$(($(stat_of errors) - err0)) errors: the held read was aborted"
+msg "loop: rule disabled, the held read executed and the disconnect returned ($((SECONDS - t0)) s)"
 msg "held_commands $(stat_of held_commands), errors $(stat_of errors)"
