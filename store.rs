@@ -28,6 +28,11 @@ use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::rcu;
 
+// A page's index is a `usize` (the xarray's `unsigned long`). Where that is
+// 32 bits, the pages of a namespace beyond 16 TiB would alias those 16 TiB
+// below; Kconfig makes the driver depend on 64BIT, and this says so here.
+const _: () = assert!(usize::BITS >= 64);
+
 /// Memory that the stores leave to the rest of the system, in pages: a
 /// page is allocated only while more than this much memory is available
 /// (`MemAvailable`). Module-wide, as memory is; configfs sets it

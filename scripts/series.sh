@@ -67,7 +67,7 @@ cat >>"$src/drivers/nvme/target/Kconfig" <<'EOF'
 
 config NVME_TARGET_MEM
 	tristate "NVMe Target memory backend"
-	depends on NVME_TARGET && RUST
+	depends on NVME_TARGET && RUST && 64BIT && !PREEMPT_RT
 	help
 	  This adds the "mem" namespace backend to the NVMe target: a
 	  namespace whose blocks live in memory on the target, allocated a
@@ -78,6 +78,12 @@ config NVME_TARGET_MEM
 	  writing "mem" to its backend attribute and the object's name to
 	  its device_path. It also injects errors, latency and held
 	  commands, for testing hosts and fabrics.
+
+	  It needs a 64-bit kernel: a page's index is an unsigned long, and
+	  on 32-bit the pages of a namespace beyond 16 TiB would alias those
+	  below. It is not offered on PREEMPT_RT, where a page's writer bit,
+	  which spins with bottom halves disabled, would not keep a reader
+	  on the same CPU from preempting the writer and spinning for ever.
 
 	  To compile this as a module, choose M here: the module will be
 	  called nvmet-mem.
