@@ -283,27 +283,39 @@ _stat_moves() {
 	return 1
 }
 
+# _proc_state PID: one line per process of PID's tree (PID and its
+# children): pid, state and wait channel, for a failure message.
+_proc_state() {
+	local p c st
+	[ -d /proc/"$1" ] || { echo "pid $1 ended"; return 0; }
+	for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		st=$(cut -d' ' -f3 /proc/"$p"/stat 2>/dev/null) || continue
+		c=$(cat /proc/"$p"/wchan 2>/dev/null)
+		printf '%s %s %s; ' "$p" "$st" "${c:-?}"
+	done
+}
+
 # expect_io_moving OBJ PID NAME...: call right before an action that must
 # happen under I/O. Fails unless process PID (the I/O generator) runs and
 # the counters NAME of memory object OBJ move: once since the call (up to
-# 60 s: the generator starting), then again after a pause of 0.5 s (the
-# deadline only guards against a hang), PID still running after it. No
-# timing decides a pass: only that the counters moved, then moved again,
-# and PID had not ended. Sets IO_MOVED to what they moved since the pause
-# began.
+# 300 s: the generator starting, which a loaded debug guest can make
+# slow), then again after a pause of 0.5 s (the deadlines only guard
+# against a hang), PID still running after it. No timing decides a pass:
+# only that the counters moved, then moved again, and PID had not ended.
+# Sets IO_MOVED to what they moved since the pause began.
 expect_io_moving() {
 	local obj=$1 pid=$2 a
 	shift 2
 	kill -0 "$pid" 2>/dev/null || fail "the I/O generator (pid $pid) ended before the action"
-	if ! _stat_moves "$obj" "$pid" 60 "$@"; then
+	if ! _stat_moves "$obj" "$pid" 300 "$@"; then
 		mem_stat_sum "$obj" "$@"
-		fail "no I/O on $obj before the action: $* stay at $STAT_SUM$(kill -0 "$pid" 2>/dev/null || echo ", the generator ended")"
+		fail "no I/O on $obj before the action: $* stay at $STAT_SUM; generator (pid state wchan): $(_proc_state "$pid")"
 	fi
 	mem_stat_sum "$obj" "$@"
 	a=$STAT_SUM
 	sleep 0.5
 	_stat_moves "$obj" "$pid" 60 "$@" ||
-		fail "the I/O on $obj stopped before the action: $* at $a$(kill -0 "$pid" 2>/dev/null || echo ", the generator ended")"
+		fail "the I/O on $obj stopped before the action: $* at $a; generator (pid state wchan): $(_proc_state "$pid")"
 	kill -0 "$pid" 2>/dev/null || fail "the I/O generator (pid $pid) ended before the action"
 	mem_stat_sum "$obj" "$@"
 	IO_MOVED=$((STAT_SUM - a))
