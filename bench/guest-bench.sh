@@ -47,12 +47,13 @@ nqn=nqn.2026-11.io.nvmet-mem:bench
 tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
 ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru="" rublk="" buffers=huge
+base_ko="" base=""
 backends="mem ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
 	case $kv in
-	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=* | rublk=* | buffers=*)
+	ko=* | reps=* | runtime=* | ramp=* | size=* | backends=* | transports=* | workloads=* | latency=* | passthru=* | rublk=* | buffers=* | base_ko=* | base=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}" ;;
 	*) echo "guest-bench: unknown argument '$kv'" >&2; exit 2 ;;
 	esac
@@ -81,6 +82,7 @@ meta kernel "$(uname -r)"
 meta vcpus "$njobs"
 meta memory_kib "$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)"
 meta fio "$(fio --version)"
+[ -z "$base_ko" ] || note "mem_base: nvmet-mem as built from the sources of commit $base, same kernel and guest"
 meta reps "$reps"
 meta runtime "$runtime"
 meta ramp "$ramp"
@@ -168,6 +170,20 @@ setup_mem() { setup_mem_obj 0; }
 teardown_mem() { teardown_mem_obj; }
 setup_ceiling() { setup_mem_obj 1; }
 teardown_ceiling() { teardown_mem_obj; }
+# mem_base: the module of another commit (base_ko=), in place of this one
+# for the run: same kernel, same guest, same fio.
+swap_module() { # KO
+	rmmod nvmet_mem && insmod "$1"
+}
+setup_mem_base() {
+	[ -n "$base_ko" ] || return 1
+	swap_module "$base_ko" || return 1
+	setup_mem_obj 0
+}
+teardown_mem_base() {
+	teardown_mem_obj
+	[ -z "$base_ko" ] || swap_module "$ko"
+}
 
 setup_brd() {
 	modprobe brd rd_nr=1 rd_size=$((size_b >> 10)) || return 1

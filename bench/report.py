@@ -24,8 +24,9 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
-BACKENDS = ["mem", "ceiling", "brd", "null_blk", "null_blk_nodata", "file", "ublk"]
-PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk", "ceiling"]
+BACKENDS = ["mem", "mem_base", "ceiling", "brd", "null_blk", "null_blk_nodata", "file", "ublk"]
+# mem_base: nvmet-mem built from another commit (BENCH_BASE), for before/after
+PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk", "ceiling", "mem_base"]
 TRANSPORTS = ["loop", "loop-passthru", "tcp", "tcp-passthru"]
 WORKLOADS = [
     "randread-4k-qd1",
@@ -37,6 +38,7 @@ WORKLOADS = [
 ]
 COLORS = {
     "mem": "#d62728",
+    "mem_base": "#ffbb78",
     "ceiling": "#ff9896",
     "brd": "#1f77b4",
     "null_blk": "#2ca02c",
@@ -399,7 +401,8 @@ def main():
         "memory_backed=1 and **null_blk_nodata** memory_backed=0 (bdev backend); **file** a file "
         "on a guest tmpfs (file backend, buffered_io=0); **ublk** a ublk device whose userspace server "
         "(rublk's loop target, buffered I/O, one queue per vCPU) keeps the data in a file on a guest "
-        "tmpfs (bdev backend)",
+        "tmpfs (bdev backend); **mem_base** nvmet-mem as built from another commit (`BENCH_BASE`), "
+        "for a before/after comparison of the module: see the notes",
         f"- namespaces: {int(meta.get('size', 0)) >> 20} MiB, 512-byte blocks, written whole once "
         "before the runs of each backend (reads never hit holes)",
         f"- repetitions: {reps}, interleaved (rep 1 runs every backend, then rep 2, ...); "

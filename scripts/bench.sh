@@ -52,6 +52,13 @@
 #                      malloc for fio's default (4 KiB pages, laid out as the
 #                      page allocator has them: the 128k rows then come out at
 #                      one of two levels ~6 % apart, run by run)
+#   BENCH_BASE=<commit>  also bench nvmet-mem as built from the sources of
+#                      that commit (the module only: same kernel, same
+#                      guest, same run), as the backend "mem_base", added
+#                      to the matrix after "mem"; for before/after
+#                      instruction counts of a change to the module. A
+#                      commit whose module needs kernel changes that the
+#                      current series lacks (or has dropped) will not build
 #   BENCH_SKIP_SETUP=1 do not run scripts/setup.sh and scripts/build-kernel.sh
 #                      (the kernel must be built already)
 #   BENCH_HOST=1       bare metal: no guest; the same fio matrix on the
@@ -118,12 +125,28 @@ cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
 make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" CONFIG_NVME_TARGET_MEM=m modules
 ko=$out/module/nvmet-mem.ko
 [ -f "$ko" ] || die "no $ko"
+base_ko="" base=""
+if [ -n "${BENCH_BASE:-}" ]; then
+	base=$(git -C "$top" rev-parse --short "$BENCH_BASE^{commit}") ||
+		die "BENCH_BASE=$BENCH_BASE is not a commit"
+	log "building the module of $base (plain kernel) in $out/base"
+	mkdir "$out/base"
+	git -C "$top" archive "$base" Kbuild '*.rs' '*.c' '*.h' ffi | tar -C "$out/base" -x
+	rm -rf "$out/base/rust" "$out/base/selftests" "$out/base/bench" "$out/base/scripts"
+	make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/base" CONFIG_NVME_TARGET_MEM=m modules
+	base_ko=$out/base/nvmet-mem.ko
+	[ -f "$base_ko" ] || die "no $base_ko"
+fi
 
 reps=${BENCH_REPS:-3}
 runtime=${BENCH_RUNTIME:-3}
 ramp=${BENCH_RAMP:-1}
 size=${BENCH_SIZE:-1G}
 backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file ublk}
+if [ -n "$base" ] && [[ " $backends " != *" mem_base "* ]]; then
+	backends=$(echo " $backends " | sed 's/ mem / mem mem_base /; s/^ *//; s/ *$//')
+	[[ " $backends " == *" mem_base "* ]] || backends="mem_base $backends"
+fi
 transports=${BENCH_TRANSPORTS:-loop tcp}
 workloads=${BENCH_WORKLOADS:-randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -163,7 +186,7 @@ esac
 
 args=("ko=$ko" "reps=$reps" "runtime=$runtime" "ramp=$ramp" "size=$size" "backends=$backends"
       "transports=$transports" "workloads=$workloads" "passthru=${BENCH_PASSTHRU-mem ceiling brd}"
-      "rublk=$rublk" "buffers=$buffers")
+      "rublk=$rublk" "buffers=$buffers" "base_ko=$base_ko" "base=$base")
 
 # run_guest OUTDIR [VAR=VALUE...]: the guest with the given environment
 # (VM_CPUS=2 unless given); its exit status; the accelerator vm.sh chose
