@@ -131,8 +131,9 @@ if [ -n "${BENCH_BASE:-}" ]; then
 		die "BENCH_BASE=$BENCH_BASE is not a commit"
 	log "building the module of $base (plain kernel) in $out/base"
 	mkdir "$out/base"
-	git -C "$top" archive "$base" Kbuild '*.rs' '*.c' '*.h' ffi | tar -C "$out/base" -x
-	rm -rf "$out/base/rust" "$out/base/selftests" "$out/base/bench" "$out/base/scripts"
+	# the same files as the copy above: the top level's, and ffi/
+	git -C "$top" archive "$base" Kbuild ':(glob)*.rs' ':(glob)*.c' ':(glob)*.h' ffi |
+		tar -C "$out/base" -x
 	make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/base" CONFIG_NVME_TARGET_MEM=m modules
 	base_ko=$out/base/nvmet-mem.ko
 	[ -f "$base_ko" ] || die "no $base_ko"

@@ -283,8 +283,8 @@ _stat_moves() {
 	return 1
 }
 
-# _proc_state PID: one line per process of PID's tree (PID and its
-# children): pid, state and wait channel, for a failure message.
+# _proc_state PID: the pid, state and wait channel of PID and of each of
+# its children, on one line, for a failure message.
 _proc_state() {
 	local p c st
 	[ -d /proc/"$1" ] || { echo "pid $1 ended"; return 0; }
