@@ -3,7 +3,7 @@
 # Out-of-tree build of nvmet-mem against a Linux 7.3 tree that has the
 # patches/ series applied and CONFIG_RUST, CONFIG_NVME_TARGET enabled.
 #
-#   make KDIR=/path/to/linux [LLVM=-19 RUSTC=... BINDGEN=...]
+#   make KDIR=/path/to/linux [LLVM=-22 RUSTC=... BINDGEN=...]
 #   make KDIR=... CLIPPY=1      # lint the crate with clippy
 #
 # Without KDIR, the project's own cached guest kernel tree is used

@@ -9,15 +9,16 @@ NVMET_MEM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian's rustc 1.96 with its rust-src; rustup's rustc comes first in
 # PATH on these machines and has no rust-src, so name it explicitly.
+# clang 22 is on that rustc's LLVM, as CONFIG_RUST_INLINE_HELPERS requires.
 KMAKE_VARS=(
-	LLVM=-19
+	LLVM=-22
 	RUSTC=/usr/bin/rustc
 	RUSTDOC=/usr/bin/rustdoc
 	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 	BINDGEN="${CARGO_HOME:-$HOME/.cargo}/bin/bindgen"
 	CLIPPY_DRIVER=/usr/bin/clippy-driver
 )
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+export LIBCLANG_PATH=/usr/lib/llvm-22/lib
 export PATH="$HOME/.local/bin:$PATH"
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-nvmet-mem}" "$*"; }

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install everything nvmet-mem needs on a fresh Debian 12 (bookworm) machine:
-# kernel source (linux-source-7.3), clang-19/LLVM, Debian's rustc 1.96 with
-# its rust-src and clippy, bindgen-cli, virtme-ng, QEMU, fio, nvme-cli.
+# kernel source (linux-source-7.3), clang-22/LLVM from bookworm-security
+# (the LLVM of Debian's rustc 1.96, so that the kernel can inline C helpers
+# into Rust: see kernel/guest.config), Debian's rustc 1.96 with its
+# rust-src and clippy, bindgen-cli, virtme-ng, QEMU, fio, nvme-cli.
 #
 # Idempotent: a rerun checks each step and does nothing when it is satisfied.
 # The Debian mirror is taken from the machine's own apt sources.
@@ -19,7 +21,7 @@ SUDO=""
 
 KVER_PKG=linux-source-7.3
 APT_PKGS=(
-	clang-19 lld-19 llvm-19 libclang-19-dev
+	clang-22 lld-22 llvm-22 libclang-22-dev
 	rustc-web rust-web-src rust-web-clippy
 	qemu-system-x86 fio nvme-cli kmod flex bison bc cpio libelf-dev
 	libssl-dev iproute2 e2fsprogs busybox-static xz-utils zstd stress-ng
