@@ -29,9 +29,9 @@ pub(crate) use nvmet::{
 pub(crate) use page::{
     wait_retired_pages, Inserted, NewPage, PageIndex, PageRun, PeekedPage, StorePage,
 };
-pub(crate) use sg::SgCursor;
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) use sg::TestBuffer;
+pub(crate) use sg::{Direction, SgCursor};
 
 use kernel::prelude::*;
 

@@ -20,7 +20,7 @@
 //! run again from there. Other transports call execute in process context.
 
 use crate::backend::{Binding, Stat};
-use crate::ffi::Request;
+use crate::ffi::{Direction, Request};
 use crate::inject::Fire;
 use crate::nvme::*;
 use crate::store::WriteError;
@@ -231,7 +231,7 @@ pub(crate) fn execute_read(req: Req<'_>) {
     };
     let res = req.data().map_or(Err(SC_INTERNAL | SC_DNR), |b| {
         let (start, len) = range(&req, b)?;
-        let mut to = req.data_cursor();
+        let mut to = req.data_cursor(Direction::ToSg);
         if b.nodata {
             if nodata_unzeroed() {
                 // The test hook: send the buffer as it is.
@@ -261,7 +261,7 @@ pub(crate) fn execute_write(req: Req<'_>) {
         if b.nodata {
             return Ok(());
         }
-        let mut from = req.data_cursor();
+        let mut from = req.data_cursor(Direction::FromSg);
         match b
             .store()
             .write(start, len as usize, &mut from, b.limits, may_sleep)
@@ -292,7 +292,7 @@ pub(crate) fn execute_compare(req: Req<'_>) {
         let (start, len) = range(&req, b)?;
         match b
             .store()
-            .equals(start, len as usize, &mut req.data_cursor())
+            .equals(start, len as usize, &mut req.data_cursor(Direction::FromSg))
             .map_err(|s| located(&req, s, req.slba()))?
         {
             true => Ok(()),

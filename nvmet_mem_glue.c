@@ -7,16 +7,14 @@
  * kernel's Rust bindings. Rather than restate any of their layout in Rust,
  * this object includes the header, owns the backend ops table and offers
  * flat accessors. It also holds the memory primitives the page store is
- * built from: the lock-free page lookup of brd, the per-page sequence
- * lock that keeps one logical block atomic, and the copies between a
- * store page and a request's scatterlist. Decisions live in Rust.
+ * built from: the lock-free page lookup of brd and the per-page sequence
+ * lock that keeps one logical block atomic, around the copies that the
+ * Rust side (ffi/page.rs) makes. Decisions live in Rust.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bottom_half.h>
-#include <linux/cacheflush.h>
 #include <linux/gfp.h>
-#include <linux/highmem.h>
 #include <linux/hrtimer.h>
 #include <linux/kcsan-checks.h>
 #include <linux/lockdep.h>
@@ -230,9 +228,30 @@ void nvmet_mem_req_defer(struct nvmet_req *req)
 	nvmet_req_defer(req);
 }
 
-struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req)
+/*
+ * The command's data buffer: its first scatterlist entry (NULL if none),
+ * with in *@nents the number of entries that hold its data and in *@len
+ * the bytes they hold for it: the data length (without separate metadata),
+ * or less if the list ends first. The entries are walked rather than taken
+ * from req->sg_cnt, which nvmet-fc sets to the count of DMA-mapped
+ * segments (fewer than the entries where an IOMMU merges them).
+ */
+struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req,
+				     unsigned int *nents, size_t *len)
 {
-	return req->sg_cnt ? req->sg : NULL;
+	size_t want = req->transfer_len - req->metadata_len, got = 0;
+	struct scatterlist *sg;
+	unsigned int n = 0;
+
+	if (!req->sg_cnt || req->metadata_len > req->transfer_len)
+		want = 0;
+	for (sg = want ? req->sg : NULL; sg && got < want; sg = sg_next(sg)) {
+		got += sg->length;
+		n++;
+	}
+	*nents = n;
+	*len = min(got, want);
+	return n ? req->sg : NULL;
 }
 
 /*
@@ -652,7 +671,7 @@ void nvmet_mem_put_page(struct page *page)
  * Nothing else uses page->private of a page that the page allocator handed
  * to us; it is zero on allocation and the free path clears it.
  */
-static unsigned long nvmet_mem_page_lock(struct page *page)
+unsigned long nvmet_mem_page_lock(struct page *page)
 {
 	unsigned long *seq = &page->private;
 	unsigned long s;
@@ -668,14 +687,14 @@ static unsigned long nvmet_mem_page_lock(struct page *page)
 }
 
 /* Releases the bit: @s + 2 after a change, @s if nothing changed. */
-static void nvmet_mem_page_unlock(struct page *page, unsigned long s)
+void nvmet_mem_page_unlock(struct page *page, unsigned long s)
 {
 	/* every byte is written before the count is even again */
 	smp_store_release(&page->private, s);
 	local_bh_enable();
 }
 
-static unsigned long nvmet_mem_page_read_begin(struct page *page)
+unsigned long nvmet_mem_page_read_begin(struct page *page)
 {
 	unsigned long s;
 
@@ -687,251 +706,11 @@ static unsigned long nvmet_mem_page_read_begin(struct page *page)
 	return s;
 }
 
-static bool nvmet_mem_page_read_retry(struct page *page, unsigned long s)
+bool nvmet_mem_page_read_retry(struct page *page, unsigned long s)
 {
 	/* the copy's loads complete before the count is read again */
 	smp_rmb();
 	return READ_ONCE(page->private) != s;
-}
-
-/* Optimistic reads before a reader takes the writer bit. */
-#define NVMET_MEM_READ_TRIES	4
-
-/*
- * Copies @len bytes between @buf and the data buffer at the cursor
- * (*@sgp, *@offp), advancing the cursor. Returns -EINVAL if the buffer
- * ends first. Where every page has a direct-map address and writing a
- * page needs no cache maintenance, a copy spans a whole scatterlist entry
- * (physically contiguous); elsewhere one page, mapped with kmap_local.
- */
-enum nvmet_mem_copy {
-	NVMET_MEM_TO_SG,
-	NVMET_MEM_FROM_SG,
-	NVMET_MEM_ZERO_SG,
-	NVMET_MEM_CMP_SG,
-};
-
-#define NVMET_MEM_SG_DIRECT	(!IS_ENABLED(CONFIG_HIGHMEM) && \
-				 !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE)
-
-static int nvmet_mem_sg_copy(struct scatterlist **sgp, u32 *offp, void *buf,
-			     size_t len, enum nvmet_mem_copy how)
-{
-	const bool direct = NVMET_MEM_SG_DIRECT;
-	struct scatterlist *sg = *sgp;
-	u32 off = *offp;
-	int ret = 0;
-
-	while (len) {
-		size_t pg_off, n;
-		struct page *page;
-		void *addr;
-
-		if (!sg)
-			return -EINVAL;
-		if (off >= sg->length) {
-			sg = sg_next(sg);
-			off = 0;
-			continue;
-		}
-		page = sg_page(sg) + ((sg->offset + off) >> PAGE_SHIFT);
-		pg_off = offset_in_page(sg->offset + off);
-		n = min_t(size_t, len, sg->length - off);
-		if (!direct)
-			n = min_t(size_t, n, PAGE_SIZE - pg_off);
-		addr = kmap_local_page(page) + pg_off;
-		switch (how) {
-		case NVMET_MEM_TO_SG:
-			if (n == PAGE_SIZE && PAGE_ALIGNED(addr) &&
-			    PAGE_ALIGNED(buf))
-				copy_page(addr, buf);
-			else
-				memcpy(addr, buf, n);
-			if (!direct)
-				flush_dcache_page(page);
-			break;
-		case NVMET_MEM_FROM_SG:
-			if (n == PAGE_SIZE && PAGE_ALIGNED(addr) &&
-			    PAGE_ALIGNED(buf))
-				copy_page(buf, addr);
-			else
-				memcpy(buf, addr, n);
-			break;
-		case NVMET_MEM_ZERO_SG:
-			memset(addr, 0, n);
-			if (!direct)
-				flush_dcache_page(page);
-			break;
-		case NVMET_MEM_CMP_SG:
-			if (buf ? memcmp(addr, buf, n) : !!memchr_inv(addr, 0, n))
-				ret = 1;
-			break;
-		}
-		kunmap_local(addr);
-		if (ret)
-			return ret;
-		if (buf)
-			buf += n;
-		off += n;
-		len -= n;
-	}
-	*sgp = sg;
-	*offp = off;
-	return 0;
-}
-
-/*
- * A read's common case, in one optimistic copy: the data buffer at the
- * cursor (or at the start of the next entry, if the cursor is at the end
- * of its own) holds @len contiguous bytes with a direct-map address. False,
- * with nothing committed, if it does not or a writer intervened: the
- * general path then runs.
- */
-static bool nvmet_mem_read_fast(struct page *page, void *from,
-				size_t len, struct scatterlist **sgp,
-				u32 *offp)
-{
-	struct scatterlist *sg = *sgp;
-	u32 off = *offp;
-	unsigned long s;
-	void *to;
-
-	if (!NVMET_MEM_SG_DIRECT || !sg)
-		return false;
-	if (off >= sg->length) {
-		sg = sg_next(sg);
-		off = 0;
-		if (!sg)
-			return false;
-	}
-	if (sg->length - off < len)
-		return false;
-	to = sg_virt(sg) + off;
-	s = nvmet_mem_page_read_begin(page);
-	if (len == PAGE_SIZE && PAGE_ALIGNED(to) && PAGE_ALIGNED(from))
-		copy_page(to, from);
-	else
-		memcpy(to, from, len);
-	if (nvmet_mem_page_read_retry(page, s))
-		return false;
-	*sgp = sg;
-	*offp = off + len;
-	return true;
-}
-
-/*
- * Copies (@how TO_SG) or compares (CMP_SG) @len bytes at @off of @page with
- * the data buffer as a reader: whole, retried if a writer intervened, under
- * the writer bit after NVMET_MEM_READ_TRIES. The cursor moves on success.
- */
-static int nvmet_mem_page_read_sg(struct page *page, size_t off, size_t len,
-				  struct scatterlist **sgp, u32 *offp,
-				  enum nvmet_mem_copy how)
-{
-	void *from = kmap_local_page(page);
-	struct scatterlist *sg;
-	int tries = 0, ret;
-	unsigned long s;
-	u32 sg_off;
-
-	if (how == NVMET_MEM_TO_SG &&
-	    nvmet_mem_read_fast(page, from + off, len, sgp, offp)) {
-		kunmap_local(from);
-		return 0;
-	}
-	do {
-		sg = *sgp;
-		sg_off = *offp;
-		if (++tries > NVMET_MEM_READ_TRIES) {
-			s = nvmet_mem_page_lock(page);
-			ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len, how);
-			nvmet_mem_page_unlock(page, s);
-			break;
-		}
-		s = nvmet_mem_page_read_begin(page);
-		ret = nvmet_mem_sg_copy(&sg, &sg_off, from + off, len, how);
-	} while (ret >= 0 && nvmet_mem_page_read_retry(page, s));
-	kunmap_local(from);
-	if (!ret) {
-		*sgp = sg;
-		*offp = sg_off;
-	}
-	return ret;
-}
-
-/* Reads @len bytes at @off of @page, whole, into the data buffer. */
-int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
-			 struct scatterlist **sgp, u32 *offp)
-{
-	return nvmet_mem_page_read_sg(page, off, len, sgp, offp,
-				      NVMET_MEM_TO_SG);
-}
-
-/* Whether the data buffer holds @len more bytes from the cursor. */
-static bool nvmet_mem_sg_has(struct scatterlist *sg, u32 off, size_t len)
-{
-	for (; sg; sg = sg_next(sg), off = 0) {
-		if (off < sg->length) {
-			if (sg->length - off >= len)
-				return true;
-			len -= sg->length - off;
-		}
-	}
-	return !len;
-}
-
-/*
- * Writes @len bytes of the data buffer at @off of @page, whole: a buffer
- * too short for them changes nothing.
- */
-int nvmet_mem_sg_to_page(struct page *page, size_t off, size_t len,
-			 struct scatterlist **sgp, u32 *offp)
-{
-	void *to;
-	unsigned long s;
-	int ret;
-
-	if (!nvmet_mem_sg_has(*sgp, *offp, len))
-		return -EINVAL;
-	to = kmap_local_page(page);
-	s = nvmet_mem_page_lock(page);
-	ret = nvmet_mem_sg_copy(sgp, offp, to + off, len, NVMET_MEM_FROM_SG);
-	nvmet_mem_page_unlock(page, s + 2);
-	kunmap_local(to);
-	return ret;
-}
-
-/*
- * Compares @len bytes of the data buffer with @len bytes at @off of @page
- * (whole, as a read) or with zeroes if @page is NULL: 0 if equal, 1 if
- * not, -EINVAL if the buffer is too short. The host's buffer is compared
- * with memcmp and never read as a Rust slice: it may change meanwhile.
- */
-int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
-			  struct scatterlist **sgp, u32 *offp)
-{
-	if (!page)
-		return nvmet_mem_sg_copy(sgp, offp, NULL, len, NVMET_MEM_CMP_SG);
-	return nvmet_mem_page_read_sg(page, off, len, sgp, offp,
-				      NVMET_MEM_CMP_SG);
-}
-
-/* Fills @len bytes of the data buffer with zeroes. */
-int nvmet_mem_sg_zero(size_t len, struct scatterlist **sgp, u32 *offp)
-{
-	return nvmet_mem_sg_copy(sgp, offp, NULL, len, NVMET_MEM_ZERO_SG);
-}
-
-/* Zeroes @len bytes at @off of @page, whole, as a write. */
-void nvmet_mem_page_zero(struct page *page, size_t off, size_t len)
-{
-	void *to = kmap_local_page(page);
-	unsigned long s;
-
-	s = nvmet_mem_page_lock(page);
-	memset(to + off, 0, len);
-	nvmet_mem_page_unlock(page, s + 2);
-	kunmap_local(to);
 }
 
 u64 nvmet_mem_totalram_bytes(void)

@@ -54,7 +54,8 @@ bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len);
 bool nvmet_mem_req_nowait(const struct nvmet_req *req);
 void nvmet_mem_req_defer(struct nvmet_req *req);
-struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req);
+struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req,
+				     unsigned int *nents, size_t *len);
 void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 void nvmet_mem_held_poll(void);
@@ -84,18 +85,14 @@ bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
 		       unsigned long max);
 void nvmet_mem_cond_resched(void);
 
-/* store pages and copies to and from a request's data buffer */
+/* store pages and their sequence counts */
 struct page *nvmet_mem_alloc_page(int nid);
 void nvmet_mem_get_page(struct page *page);
 void nvmet_mem_put_page(struct page *page);
-int nvmet_mem_page_to_sg(struct page *page, size_t off, size_t len,
-			 struct scatterlist **sgp, u32 *offp);
-int nvmet_mem_sg_to_page(struct page *page, size_t off, size_t len,
-			 struct scatterlist **sgp, u32 *offp);
-int nvmet_mem_page_cmp_sg(struct page *page, size_t off, size_t len,
-			  struct scatterlist **sgp, u32 *offp);
-int nvmet_mem_sg_zero(size_t len, struct scatterlist **sgp, u32 *offp);
-void nvmet_mem_page_zero(struct page *page, size_t off, size_t len);
+unsigned long nvmet_mem_page_lock(struct page *page);
+void nvmet_mem_page_unlock(struct page *page, unsigned long s);
+unsigned long nvmet_mem_page_read_begin(struct page *page);
+bool nvmet_mem_page_read_retry(struct page *page, unsigned long s);
 u64 nvmet_mem_totalram_bytes(void);
 unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);

@@ -611,6 +611,57 @@ mod tests {
     }
 
     #[test]
+    fn copies_across_the_pages_of_a_buffer() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        let page = PAGE_SIZE;
+        // Every page-sized piece of the store straddles two pages of these
+        // buffers (and so two chunks of their scatterlists).
+        let mut data = TestBuffer::skewed(0, 2 * page, 512).unwrap();
+        for (i, b) in data.bytes_mut().iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        store
+            .write(0, 2 * page, &mut data.cursor().unwrap(), ANY, true)
+            .unwrap();
+        let mut out = TestBuffer::skewed(0xee, 2 * page, 3000).unwrap();
+        store.read(0, 2 * page, &mut out.cursor().unwrap()).unwrap();
+        assert!(out.bytes() == data.bytes());
+        let mut flat = TestBuffer::new(0xee, 2 * page).unwrap();
+        store
+            .read(0, 2 * page, &mut flat.cursor().unwrap())
+            .unwrap();
+        assert!(flat.bytes() == data.bytes());
+        assert_eq!(
+            store.equals(0, 2 * page, &mut data.cursor().unwrap()),
+            Ok(true)
+        );
+        data.bytes_mut()[page + 7] ^= 1;
+        assert_eq!(
+            store.equals(0, 2 * page, &mut data.cursor().unwrap()),
+            Ok(false)
+        );
+        // A buffer shorter than the write changes nothing.
+        let mut short = TestBuffer::skewed(0x11, page - 1, 512).unwrap();
+        assert!(store
+            .write(0, page, &mut short.cursor().unwrap(), ANY, true)
+            .is_err());
+        store
+            .read(0, 2 * page, &mut flat.cursor().unwrap())
+            .unwrap();
+        assert!(flat.bytes() == out.bytes());
+        // Holes read as zeroes across the buffer's pages too.
+        let mut holes = TestBuffer::skewed(0xee, page, 100).unwrap();
+        store
+            .read(4 * page as u64, page, &mut holes.cursor().unwrap())
+            .unwrap();
+        assert!(holes.bytes().iter().all(|&b| b == 0));
+        assert_eq!(
+            store.equals(4 * page as u64, page, &mut holes.cursor().unwrap()),
+            Ok(true)
+        );
+    }
+
+    #[test]
     fn discard_over_holes_counts_and_frees() {
         let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
         let far = (1usize << 40) >> PAGE_SHIFT; // the page at 1 TiB

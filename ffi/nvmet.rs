@@ -7,13 +7,14 @@
 //! that a namespace carries from `enable` to `disable` and that every
 //! command on it can borrow; the entry points fix `D` once for the crate.
 
-use super::sg::SgCursor;
+use super::sg::{Direction, SgCursor};
 use core::ffi::c_void;
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr::{self, NonNull};
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::prelude::*;
+use kernel::scatterlist::SgMiter;
 use kernel::types::ForeignOwnable;
 
 /// An NVMe status code as nvmet takes it (status field, DNR bit included).
@@ -62,7 +63,11 @@ extern "C" {
     fn nvmet_mem_req_defer(req: *mut RawReq);
     fn nvmet_mem_held_poll();
     fn nvmet_mem_req_ending(req: *const RawReq) -> u16;
-    fn nvmet_mem_req_sg(req: *const RawReq) -> *mut bindings::scatterlist;
+    fn nvmet_mem_req_sg(
+        req: *const RawReq,
+        nents: *mut c_uint,
+        len: *mut usize,
+    ) -> *mut bindings::scatterlist;
     fn nvmet_mem_req_set_error(req: *mut RawReq, loc: u16, slba: u64);
     fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
     fn nvmet_mem_req_complete_after(req: *mut RawReq, status: u16, delay_ns: u64) -> c_int;
@@ -394,11 +399,23 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         unsafe { nvmet_mem_req_defer(self.raw()) };
     }
 
-    /// A cursor at the start of the command's data buffer.
-    pub(crate) fn data_cursor(&self) -> SgCursor<'_> {
-        // SAFETY: a valid request; its scatterlist stays allocated until it
-        // completes, which the borrow of `self` outlasts.
-        unsafe { SgCursor::new(nvmet_mem_req_sg(self.raw())) }
+    /// A cursor at the start of the command's data buffer, through which
+    /// data moves the way `dir` says.
+    pub(crate) fn data_cursor(&self, dir: Direction) -> SgCursor<'_> {
+        let mut nents: c_uint = 0;
+        let mut len: usize = 0;
+        // SAFETY: a valid request; the C side only reads it.
+        let sg = unsafe { nvmet_mem_req_sg(self.raw(), &mut nents, &mut len) };
+        // The host and the transport access the buffer from C or a device,
+        // atomically as far as Rust is concerned, and nothing in Rust forms
+        // a reference to it.
+        // SAFETY: `sg` starts the command's `nents` entries (none if NULL);
+        // they and the buffer live until the command completes, which the
+        // borrow of `self` outlasts; what races the iterator is as above.
+        let miter = unsafe { SgMiter::new(sg, nents, dir) };
+        // SAFETY: the entries hold the command's transfer length, `len` (0
+        // without entries).
+        unsafe { SgCursor::new(miter, len) }
     }
 
     /// Records an error for the Error Information log: `loc` is the byte

@@ -19,18 +19,23 @@
 //! so no safe code reads a page after its section.
 //!
 //! Copies into a page take the page's own writer lock and copies out of
-//! it take nothing but retry if a writer intervened (see
-//! `nvmet_mem_glue.c`), so each logical block is read whole.
+//! it take nothing but retry if a writer intervened (the sequence count is
+//! in `nvmet_mem_glue.c`), so each logical block is read whole. Both are
+//! byte-wise atomic copies between the page and a chunk of the data
+//! buffer that [`SgCursor`] maps (see `Page::read_bytewise_atomic`).
 
-use super::sg::{to_result, SgCursor};
+use super::sg::{SgCursor, Step};
 use core::marker::{PhantomData, PhantomPinned};
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicUsize;
 use kernel::alloc::AllocError;
 use kernel::bindings;
-use kernel::page::PAGE_SIZE;
+use kernel::page::{BorrowedPage, Page, PAGE_SIZE};
 use kernel::prelude::*;
+use kernel::scatterlist::SgChunk;
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed};
+use kernel::sync::barrier::{smp_mb, Read};
 use kernel::sync::rcu::Guard;
 use kernel::types::Opaque;
 
@@ -72,28 +77,9 @@ extern "C" {
     fn nvmet_mem_alloc_page(nid: c_int) -> *mut RawPage;
     fn nvmet_mem_get_page(page: *mut RawPage);
     fn nvmet_mem_put_page(page: *mut RawPage);
-    fn nvmet_mem_page_to_sg(
-        page: *mut RawPage,
-        off: usize,
-        len: usize,
-        sgp: *mut *mut bindings::scatterlist,
-        offp: *mut u32,
-    ) -> c_int;
-    fn nvmet_mem_sg_to_page(
-        page: *mut RawPage,
-        off: usize,
-        len: usize,
-        sgp: *mut *mut bindings::scatterlist,
-        offp: *mut u32,
-    ) -> c_int;
-    fn nvmet_mem_page_cmp_sg(
-        page: *mut RawPage,
-        off: usize,
-        len: usize,
-        sgp: *mut *mut bindings::scatterlist,
-        offp: *mut u32,
-    ) -> c_int;
-    fn nvmet_mem_page_zero(page: *mut RawPage, off: usize, len: usize);
+    fn nvmet_mem_page_lock(page: *mut RawPage) -> usize;
+    fn nvmet_mem_page_unlock(page: *mut RawPage, s: usize);
+    fn nvmet_mem_page_read_begin(page: *mut RawPage) -> usize;
 }
 
 /// `[off, off + len)` lies within a page.
@@ -104,6 +90,213 @@ fn check(off: usize, len: usize) -> Result {
     }
 }
 
+/// Zeroes for [`StorePage::zero`] to copy from, a piece at a time.
+static ZEROES: [u8; 256] = [0; 256];
+
+/// Optimistic reads before a reader takes the writer bit.
+const READ_TRIES: u32 = 4;
+
+/// The kernel crate's view of a live store page, for its byte-wise atomic
+/// copies.
+///
+/// # Safety
+///
+/// `page` is a page of the store that stays allocated for `'a`.
+unsafe fn kpage<'a>(page: NonNull<RawPage>) -> BorrowedPage<'a> {
+    // SAFETY: the caller's guarantee.
+    unsafe { BorrowedPage::from_raw(page.cast()) }
+}
+
+/// Runs `f` holding the writer bit of the store page `page` (see
+/// `nvmet_mem_glue.c`): no writer and no reader runs at the same time;
+/// `changed` says whether `f` changes the page (readers then retry). `f`
+/// must not sleep (bottom halves are off).
+///
+/// # Safety
+///
+/// `page` is a live page of the store.
+unsafe fn as_writer<R>(page: NonNull<RawPage>, changed: bool, f: impl FnOnce() -> R) -> R {
+    // SAFETY: a live store page (the caller's guarantee), whose private
+    // word is its sequence count.
+    let s = unsafe { nvmet_mem_page_lock(page.as_ptr()) };
+    let ret = f();
+    // SAFETY: we hold the bit taken above; the count moves on by 2 after a
+    // change.
+    unsafe { nvmet_mem_page_unlock(page.as_ptr(), if changed { s + 2 } else { s }) };
+    ret
+}
+
+/// Copies `n` bytes at `at` of the page `kp` to the start of `chunk`.
+fn copy_out(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result {
+    if n > chunk.len() {
+        return Err(EINVAL);
+    }
+    // What may race the copy is atomic: the host's accesses to its buffer
+    // (C's or a device's) and the store's writes to the page (`copy_in`,
+    // `StorePage::zero`).
+    // SAFETY: the chunk is mapped and valid for its length, `n` at most,
+    // while it is borrowed, and is not the store's page (a command's buffer
+    // never is); the page's range is checked; races as above.
+    unsafe { kp.read_bytewise_atomic(chunk.as_ptr(), at, n) }
+}
+
+/// Copies the first `n` bytes of `chunk` to `at` of the page `kp`; the
+/// caller holds the page's writer bit.
+fn copy_in(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result {
+    if n > chunk.len() {
+        return Err(EINVAL);
+    }
+    // SAFETY: as in `copy_out`, the other way: the readers that may race
+    // the copy read the page with `copy_out` or `compare`.
+    unsafe { kp.write_bytewise_atomic(chunk.as_ptr(), at, n) }
+}
+
+/// Whether the first `n` bytes of `chunk` equal `n` bytes at `at` of the
+/// page `kp`, read through a small buffer of our own.
+fn compare(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result<bool> {
+    let mut buf = [0u8; 256];
+    let mut i = 0;
+    while i < n {
+        let m = buf.len().min(n - i);
+        // SAFETY: `buf` is ours and valid for `m` bytes; the page's range is
+        // checked, and what races the copy there is atomic (as in
+        // `copy_out`).
+        unsafe { kp.read_bytewise_atomic(buf.as_mut_ptr(), at + i, m)? };
+        if !chunk.equals(i, &buf[..m])? {
+            return Ok(false);
+        }
+        i += m;
+    }
+    Ok(true)
+}
+
+/// The sequence count of the store page `page`: its private word, odd
+/// while a writer holds the page (see `nvmet_mem_page_lock()` in
+/// `nvmet_mem_glue.c`).
+///
+/// # Safety
+///
+/// `page` is a page of the store that stays allocated for `'a`.
+unsafe fn seq<'a>(page: NonNull<RawPage>) -> &'a Atomic<usize> {
+    let p = page.as_ptr().cast::<bindings::page>();
+    // The store owns the page; its private word is the count, which is only
+    // accessed atomically (here, and in C by the writer's side).
+    // SAFETY: `p` stays allocated for `'a` (the caller's guarantee); as above.
+    unsafe { Atomic::from_ptr(&raw mut (*p).__bindgen_anon_1.__bindgen_anon_1.private) }
+}
+
+/// Waits until no writer holds the store page `page`, and returns its
+/// count, for [`read_retry`] after a copy out of the page.
+///
+/// # Safety
+///
+/// `page` is a live page of the store.
+#[inline]
+unsafe fn read_begin(page: NonNull<RawPage>) -> usize {
+    if cfg!(CONFIG_KCSAN) {
+        // The C side tells KCSAN that the copy which follows may race a
+        // writer, and is checked.
+        // SAFETY: a live store page (the caller's guarantee).
+        return unsafe { nvmet_mem_page_read_begin(page.as_ptr()) };
+    }
+    // SAFETY: as above.
+    let seq = unsafe { seq(page) };
+    loop {
+        // Pairs with the writer's release: the count, then the bytes.
+        let s = seq.load(Acquire);
+        if s & 1 == 0 {
+            return s;
+        }
+        kernel::processor::cpu_relax();
+    }
+}
+
+/// Whether a writer took the store page `page` since [`read_begin`]
+/// returned `s`: the copy made in between must be made again.
+///
+/// # Safety
+///
+/// `page` is a live page of the store.
+#[inline]
+unsafe fn read_retry(page: NonNull<RawPage>, s: usize) -> bool {
+    // The copy's loads complete before the count is read again.
+    smp_mb(Read);
+    // SAFETY: a live store page (the caller's guarantee).
+    unsafe { seq(page) }.load(Relaxed) != s
+}
+
+/// Reads `len` bytes at `off` of the store page `page`, as of one moment,
+/// with `op(kp, at, chunk, n)` for each piece of the buffer at `with`:
+/// again, with the cursor back where it was, while a writer intervenes,
+/// under the writer bit after [`READ_TRIES`]. `Ok(false)` if `op` found a
+/// difference.
+///
+/// # Safety
+///
+/// `page` is a live page of the store.
+#[inline]
+unsafe fn read_page(
+    page: NonNull<RawPage>,
+    off: usize,
+    len: usize,
+    with: &mut SgCursor<'_>,
+    op: impl Fn(&Page, usize, &SgChunk<'_>, usize) -> Result<bool> + Copy,
+) -> Result<bool> {
+    check(off, len)?;
+    // SAFETY: live for this call (the caller's guarantee).
+    let kp = unsafe { kpage(page) };
+    // Most often the bytes lie in one chunk of the buffer, and no writer
+    // intervenes: one copy, without the walk.
+    let once = with.in_one_chunk(len, |chunk| {
+        // SAFETY: a live store page (the caller's guarantee).
+        let s = unsafe { read_begin(page) };
+        let ret = op(&kp, off, chunk, len);
+        // SAFETY: as above.
+        (!unsafe { read_retry(page, s) }).then_some(ret)
+    });
+    match once {
+        Some(ret) => ret,
+        // SAFETY: as above; `off` and `len` are checked.
+        None => unsafe { read_page_walk(&kp, page, off, len, with, op) },
+    }
+}
+
+/// [`read_page`] when the bytes span chunks of the buffer or a writer
+/// intervened: a function of its own, so that the common case does not
+/// pay for its registers.
+///
+/// # Safety
+///
+/// `page` is a live page of the store, and `kp` is its view; `[off, off +
+/// len)` lies within it.
+#[inline(never)]
+unsafe fn read_page_walk(
+    kp: &Page,
+    page: NonNull<RawPage>,
+    off: usize,
+    len: usize,
+    with: &mut SgCursor<'_>,
+    op: impl Fn(&Page, usize, &SgChunk<'_>, usize) -> Result<bool>,
+) -> Result<bool> {
+    let mut step = |chunk: &mut SgChunk<'_>, done: usize, n: usize| {
+        Ok(match op(kp, off + done, chunk, n)? {
+            true => Step::Done,
+            false => Step::Stop,
+        })
+    };
+    for _ in 1..READ_TRIES {
+        // SAFETY: a live store page (the caller's guarantee).
+        let s = unsafe { read_begin(page) };
+        // SAFETY: as above.
+        let unchanged = || !unsafe { read_retry(page, s) };
+        if let Some(ret) = with.for_each_or_back(len, &mut step, unchanged) {
+            return ret;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { as_writer(page, false, || with.for_each(len, step)) }
+}
+
 /// A counted reference to a page of the store.
 ///
 /// # Invariants
@@ -112,8 +305,8 @@ fn check(off: usize, len: usize) -> Result {
 pub(crate) struct StorePage(NonNull<RawPage>);
 
 // SAFETY: page references may be taken and put on any CPU, and every
-// access to the page's bytes goes through the C copies, which synchronise
-// writers with the page's lock and let readers retry.
+// access to the page's bytes is a byte-wise atomic copy; the page's
+// sequence count serialises writers and lets readers retry.
 unsafe impl Send for StorePage {}
 // SAFETY: as above; `&StorePage` offers nothing more than the copies.
 unsafe impl Sync for StorePage {}
@@ -155,23 +348,43 @@ impl StorePage {
 
     /// Copies `len` bytes from the buffer at `from` to `off` of the page,
     /// holding the page's writer lock.
+    /// A buffer too short for `len` bytes changes nothing.
     pub(crate) fn write_from(&self, off: usize, len: usize, from: &mut SgCursor<'_>) -> Result {
         check(off, len)?;
-        // The C side writes only the page (under its lock) and the cursor.
-        // SAFETY: we hold a reference on the page (type invariant), the range
-        // lies within it, and the cursor is valid (its type invariant).
-        to_result(unsafe {
-            nvmet_mem_sg_to_page(self.raw(), off, len, &mut from.sg, &mut from.off)
-        })
+        if !from.has(len) {
+            return Err(EINVAL);
+        }
+        // SAFETY: we hold a reference on the page (type invariant).
+        let kp = unsafe { kpage(self.0) };
+        // SAFETY: as above.
+        unsafe {
+            as_writer(self.0, true, || {
+                from.for_each(len, |chunk, done, n| {
+                    copy_in(&kp, off + done, chunk, n).map(|()| Step::Done)
+                })
+            })
+        }
+        .map(|_| ())
     }
 
     /// Fills `len` bytes at `off` with zeroes, holding the writer lock.
     pub(crate) fn zero(&self, off: usize, len: usize) -> Result {
         check(off, len)?;
-        // SAFETY: we hold a reference on the page and the range lies
-        // within it.
-        unsafe { nvmet_mem_page_zero(self.raw(), off, len) };
-        Ok(())
+        // SAFETY: we hold a reference on the page (type invariant).
+        let kp = unsafe { kpage(self.0) };
+        let zero = || {
+            let mut done = 0;
+            while done < len {
+                let n = ZEROES.len().min(len - done);
+                // SAFETY: `ZEROES` is valid for `n` bytes and never written;
+                // the readers that race the copy read with `copy_out`.
+                unsafe { kp.write_bytewise_atomic(ZEROES.as_ptr(), off + done, n)? };
+                done += n;
+            }
+            Ok(())
+        };
+        // SAFETY: we hold a reference on the page (type invariant).
+        unsafe { as_writer(self.0, true, zero) }
     }
 }
 
@@ -300,29 +513,25 @@ impl PeekedPage<'_> {
     /// Copies `len` bytes at `off` of the page to the buffer at `to`, as of
     /// one moment (no writer's copy is seen halfway).
     pub(crate) fn read_into(&self, off: usize, len: usize, to: &mut SgCursor<'_>) -> Result {
-        check(off, len)?;
         // The page is live: it was found in the index in the RCU read section
         // we are still in (type invariant), and the index's reference is put
-        // only a grace period after the page leaves it. The C side writes only
-        // the buffer and the cursor, and takes the page's writer bit at most,
-        // without sleeping.
-        // SAFETY: a live page (as above), a range within it, and a valid
-        // cursor (its type invariant).
-        to_result(unsafe {
-            nvmet_mem_page_to_sg(self.page.as_ptr(), off, len, &mut to.sg, &mut to.off)
-        })
+        // only a grace period after the page leaves it. The copy takes the
+        // page's writer bit at most, without sleeping.
+        // SAFETY: a live page, as above.
+        unsafe {
+            read_page(self.page, off, len, to, |kp, at, chunk, n| {
+                copy_out(kp, at, chunk, n).map(|()| true)
+            })
+        }
+        .map(|_| ())
     }
 
     /// Whether the next `len` bytes of the buffer equal `len` bytes at
-    /// `off` of the page, as of one moment; the cursor moves past them only
-    /// if they do.
+    /// `off` of the page, as of one moment. The cursor's position is
+    /// unspecified after a difference.
     pub(crate) fn equals(&self, off: usize, len: usize, with: &mut SgCursor<'_>) -> Result<bool> {
-        check(off, len)?;
-        // SAFETY: as in `read_into`; both sides are only read, by memcmp.
-        let ret = unsafe {
-            nvmet_mem_page_cmp_sg(self.page.as_ptr(), off, len, &mut with.sg, &mut with.off)
-        };
-        to_result(ret).map(|()| ret == 0)
+        // SAFETY: a live page, as in `read_into`.
+        unsafe { read_page(self.page, off, len, with, compare) }
     }
 }
 

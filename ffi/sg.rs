@@ -2,79 +2,176 @@
 
 //! A cursor over an I/O command's data buffer (its scatterlist).
 //!
-//! Bytes move between the buffer and the store only through the C copies
-//! in `nvmet_mem_glue.c` (see [`super::StorePage`], [`super::PeekedPage`]
-//! and the methods below);
-//! no Rust reference to the buffer is ever formed, since the host may
-//! change it while a command runs (nvme-loop hands over the host's own
-//! pages).
+//! The cursor walks the buffer with the kernel crate's [`SgMiter`], one
+//! mapped page at a time, and moves bytes only with byte-wise atomic
+//! accesses ([`SgChunk`]'s and [`kernel::page::Page`]'s): no Rust
+//! reference to the buffer is ever formed, since the host may change it
+//! while a command runs (nvme-loop hands over the host's own pages).
 
-use core::marker::PhantomData;
-use core::ptr;
-use kernel::bindings;
 use kernel::prelude::*;
+use kernel::scatterlist::{MiterDirection, SgChunk, SgMiter};
 #[cfg(CONFIG_KUNIT = "y")]
-use kernel::types::Opaque;
+use kernel::{bindings, types::Opaque};
 
-extern "C" {
-    fn nvmet_mem_sg_zero(len: usize, sgp: *mut *mut bindings::scatterlist, offp: *mut u32)
-        -> c_int;
-    fn nvmet_mem_page_cmp_sg(
-        page: *mut super::page::RawPage,
-        off: usize,
-        len: usize,
-        sgp: *mut *mut bindings::scatterlist,
-        offp: *mut u32,
-    ) -> c_int;
-}
+pub(crate) use kernel::scatterlist::MiterDirection as Direction;
 
 /// A position in a command's data buffer; copies to and from it advance it.
 ///
 /// # Invariants
 ///
-/// `sg` is NULL or an entry of a scatterlist that stays valid for `'a`
-/// (a command's, not completed: the cursor borrows the command's handle;
-/// or a test buffer's, which the cursor borrows), and `off`
-/// is an offset into that entry. The C copies only follow `sg_next` from
-/// there and stop at the list's end.
+/// `left` is at most the number of bytes that `miter` will still hand out.
 pub(crate) struct SgCursor<'a> {
-    pub(super) sg: *mut bindings::scatterlist,
-    pub(super) off: u32,
-    _req: PhantomData<&'a ()>,
+    miter: SgMiter<'a>,
+    left: usize,
 }
 
-impl SgCursor<'_> {
-    /// A cursor at the start of the scatterlist `sg` (NULL if none).
+/// What a chunk operation did with the bytes it was given.
+pub(super) enum Step {
+    /// Used them all: go on after them.
+    Done,
+    /// Found what it looked for (a difference): stop here.
+    Stop,
+}
+
+/// Runs `op` on the next `len` bytes of `miter`, chunk by chunk: `op(chunk,
+/// done, n)` gets the first `n` bytes of the chunk, the `done` bytes before
+/// them having gone to the calls before. `Ok(false)` if `op` stopped early.
+fn walk(
+    miter: &mut SgMiter<'_>,
+    len: usize,
+    op: &mut impl FnMut(&mut SgChunk<'_>, usize, usize) -> Result<Step>,
+) -> Result<bool> {
+    let mut done = 0;
+    while done < len {
+        let (step, n) = miter
+            .with_next(|chunk| {
+                let n = chunk.len().min(len - done);
+                op(chunk, done, n).and_then(|s| chunk.consume(n).map(|()| (s, n)))
+            })
+            .ok_or(EINVAL)??;
+        done += n;
+        if let Step::Stop = step {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl<'a> SgCursor<'a> {
+    /// A cursor at the start of `miter`, which holds at least `len` bytes.
     ///
     /// # Safety
     ///
-    /// `sg` is NULL or the first entry of a terminated scatterlist (a
-    /// command's, or a test's buffer) whose entries and memory stay
-    /// allocated, and the command not completed, for the cursor's lifetime.
-    pub(super) unsafe fn new(sg: *mut bindings::scatterlist) -> Self {
-        // INVARIANT: the caller's guarantee; offset 0 of the first entry.
-        Self {
-            sg,
-            off: 0,
-            _req: PhantomData,
+    /// `miter` will hand out at least `len` bytes.
+    pub(super) unsafe fn new(miter: SgMiter<'a>, len: usize) -> Self {
+        // INVARIANT: the caller's guarantee.
+        Self { miter, left: len }
+    }
+
+    /// Whether the buffer holds `len` more bytes.
+    pub(super) fn has(&self, len: usize) -> bool {
+        len <= self.left
+    }
+
+    /// Runs `op` on the next `len` bytes, chunk by chunk: `op(chunk, done,
+    /// n)` gets the first `n` bytes of the chunk, the `done` bytes before
+    /// them having gone to the calls before. Fails with `EINVAL`, having
+    /// done nothing, if the buffer holds fewer than `len` bytes. Returns
+    /// `false` if `op` stopped early. After `false` or an error, the
+    /// cursor's position is unspecified, and it holds nothing more.
+    pub(super) fn for_each(
+        &mut self,
+        len: usize,
+        mut op: impl FnMut(&mut SgChunk<'_>, usize, usize) -> Result<Step>,
+    ) -> Result<bool> {
+        if !self.has(len) {
+            return Err(EINVAL);
         }
+        let ret = walk(&mut self.miter, len, &mut op);
+        // INVARIANT: the walk handed out `len` bytes, or an unknown part
+        // of them: then say that nothing is left.
+        self.left = match ret {
+            Ok(true) => self.left - len,
+            _ => 0,
+        };
+        ret
+    }
+
+    /// As [`Self::for_each`], then `keep()`: if it returns `false`, the
+    /// cursor goes back to where it was, and `None` is returned (what `op`
+    /// wrote to the buffer stays written). An error or an early stop is
+    /// kept.
+    pub(super) fn for_each_or_back(
+        &mut self,
+        len: usize,
+        mut op: impl FnMut(&mut SgChunk<'_>, usize, usize) -> Result<Step>,
+        keep: impl FnOnce() -> bool,
+    ) -> Option<Result<bool>> {
+        if !self.has(len) {
+            return Some(Err(EINVAL));
+        }
+        let mut ret = Err(EINVAL);
+        let kept = self.miter.advance_if(|m| {
+            ret = walk(m, len, &mut op);
+            !matches!(ret, Ok(true)) || keep()
+        });
+        if !kept {
+            return None;
+        }
+        // INVARIANT: as in `for_each`.
+        self.left = match ret {
+            Ok(true) => self.left - len,
+            _ => 0,
+        };
+        Some(ret)
+    }
+
+    /// Runs `op` on the next `len` bytes if the next chunk holds them all,
+    /// and moves past them if it returns `Some`. `None`, with the cursor
+    /// where it was, if they span chunks (or the buffer holds fewer) or `op`
+    /// returns `None`; what `op` wrote to the buffer stays written.
+    #[inline]
+    pub(super) fn in_one_chunk<R>(
+        &mut self,
+        len: usize,
+        op: impl FnOnce(&SgChunk<'_>) -> Option<R>,
+    ) -> Option<R> {
+        if !self.has(len) {
+            return None;
+        }
+        let ret = self.miter.with_next(|chunk| {
+            // Nothing is used unless `op` says so.
+            chunk.consume(0).ok()?;
+            if chunk.len() < len {
+                return None;
+            }
+            let ret = op(chunk)?;
+            chunk.consume(len).ok()?;
+            Some(ret)
+        })??;
+        // INVARIANT: the miter handed out `len` of the bytes counted.
+        self.left -= len;
+        Some(ret)
     }
 
     /// Fills the next `len` bytes with zeroes.
     pub(crate) fn zero(&mut self, len: usize) -> Result {
-        // SAFETY: the cursor's fields are valid (type invariant); the C side
-        // writes only within the scatterlist and updates the two fields.
-        to_result(unsafe { nvmet_mem_sg_zero(len, &mut self.sg, &mut self.off) })
+        self.for_each(len, |chunk, _, n| {
+            chunk.fill_zero(0, n).map(|()| Step::Done)
+        })
+        .map(|_| ())
     }
 
-    /// Whether the next `len` bytes are all zero; the cursor moves past
-    /// them only if they are.
+    /// Whether the next `len` bytes are all zero. The cursor's position is
+    /// unspecified after a difference.
     pub(crate) fn is_zero(&mut self, len: usize) -> Result<bool> {
-        // SAFETY: as in `zero`; a NULL page means "compare with zeroes", and
-        // the buffer is only read (by memchr_inv, not as a Rust slice).
-        let ret =
-            unsafe { nvmet_mem_page_cmp_sg(ptr::null_mut(), 0, len, &mut self.sg, &mut self.off) };
-        to_result(ret).map(|()| ret == 0)
+        self.for_each(len, |chunk, _, n| {
+            Ok(if chunk.is_zero(0, n)? {
+                Step::Done
+            } else {
+                Step::Stop
+            })
+        })
     }
 }
 
@@ -83,6 +180,7 @@ impl SgCursor<'_> {
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) struct TestBuffer {
     buf: KVec<u8>,
+    skew: usize,
     sg: Opaque<bindings::scatterlist>,
 }
 
@@ -90,40 +188,55 @@ pub(crate) struct TestBuffer {
 impl TestBuffer {
     /// `len` bytes of `byte`; `len` is not 0.
     pub(crate) fn new(byte: u8, len: usize) -> Result<Self> {
+        Self::skewed(byte, len, 0)
+    }
+
+    /// `len` bytes of `byte` that start `skew` bytes into a page-aligned
+    /// allocation, so that page-sized blocks straddle two of its pages;
+    /// `len` is not 0.
+    pub(crate) fn skewed(byte: u8, len: usize, skew: usize) -> Result<Self> {
         if len == 0 {
             return Err(EINVAL);
         }
-        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
-        buf.extend_with(len, byte, GFP_KERNEL)?;
+        let total = len.checked_add(skew).ok_or(EINVAL)?;
+        let mut buf = KVec::with_capacity(total, GFP_KERNEL)?;
+        buf.extend_with(total, byte, GFP_KERNEL)?;
         Ok(Self {
             buf,
+            skew,
             sg: Opaque::uninit(),
         })
     }
 
     /// The bytes, as the copies through the last cursor left them.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.skew..]
+    }
+
+    /// The bytes, to change before the next cursor.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.skew..]
     }
 
     /// A cursor at the start of the buffer.
     pub(crate) fn cursor(&mut self) -> Result<SgCursor<'_>> {
-        let len = u32::try_from(self.buf.len())?;
+        let len = self.buf.len() - self.skew;
+        let len32 = u32::try_from(len)?;
         // SAFETY: `sg` is ours to initialise; the buffer is kmalloc'ed, so it
-        // has a direct-map address, and its `len` bytes (not 0) are ours.
-        unsafe { bindings::sg_init_one(self.sg.get(), self.buf.as_mut_ptr().cast(), len) };
+        // has a direct-map address, and its `len` bytes (not 0) after
+        // `skew` are ours.
+        unsafe {
+            bindings::sg_init_one(
+                self.sg.get(),
+                self.buf.as_mut_ptr().add(self.skew).cast(),
+                len32,
+            )
+        };
         // SAFETY: one terminated entry over our buffer; the cursor borrows
         // `self` mutably, so both stay put and unread from Rust while it
-        // lives.
-        Ok(unsafe { SgCursor::new(self.sg.get()) })
-    }
-}
-
-/// 0 and 1 (the compare results) are success; a negative errno is not.
-pub(super) fn to_result(ret: c_int) -> Result {
-    if ret < 0 {
-        Err(Error::from_errno(ret))
-    } else {
-        Ok(())
+        // lives, and only the cursor accesses the buffer.
+        let miter = unsafe { SgMiter::new(self.sg.get(), 1, MiterDirection::ToSg) };
+        // SAFETY: the entry holds the `len` bytes.
+        Ok(unsafe { SgCursor::new(miter, len) })
     }
 }

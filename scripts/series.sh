@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Regenerate the kernel patch series in patches/ as one numbered series:
-# the nvmet patches that patches/ holds, then a last patch, generated here,
+# the nvmet patches that patches/ holds, then one patch per kernel crate
+# abstraction that the driver needs (generated from rust/kernel/ and the
+# commit messages in rust/msg/), then a last patch, generated here,
 # that adds nvmet-mem itself under drivers/nvme/target/mem/ from this
 # repository's sources (the Rust crate, the C glue, Kbuild as its
 # Makefile), with its Kconfig entry and MAINTAINERS section, so that the
@@ -30,11 +32,24 @@ SOURCES=(Kbuild nvmet_mem.rs entry.rs backend.rs configfs.rs inject.rs io.rs
 	 nvme.rs store.rs ffi.rs ffi/counters.rs ffi/nvmet.rs ffi/page.rs
 	 ffi/sg.rs nvmet_mem_glue.c nvmet_mem_glue.h)
 DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
+# the kernel crate patches, in order: "message file  changed files...";
+# the files are whole copies of Linux 7.3's, changed, under rust/kernel/
+RUST_PATCHES=(
+	"rust/msg/atomic-memcpy.txt rust/kernel/sync/atomic.rs"
+	"rust/msg/page-bytewise.txt rust/kernel/page.rs rust/helpers/page.c"
+	"rust/msg/scatterlist-miter.txt rust/kernel/scatterlist.rs rust/helpers/scatterlist.c"
+)
+rust_files=()
+for r in "${RUST_PATCHES[@]}"; do
+	read -r -a w <<<"$r"
+	rust_files+=("${w[@]:1}")
+done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 top=$(basename "$KERNEL_TARBALL" | sed "s/\.tar\..*//")
-tar -C "$tmp" -xf "$KERNEL_TARBALL" "$top/drivers/nvme" "$top/include/linux/nvme.h" "$top/MAINTAINERS"
+tar -C "$tmp" -xf "$KERNEL_TARBALL" "$top/drivers/nvme" "$top/include/linux/nvme.h" "$top/MAINTAINERS" \
+	"${rust_files[@]/#/$top/}"
 src=$tmp/$top
 export GIT_AUTHOR_NAME="nvmet-mem developers" GIT_AUTHOR_EMAIL="nvmet-mem@localhost"
 export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
@@ -45,14 +60,28 @@ GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
 	g commit -q -m "Linux 7.3 (pristine, partial)"
 base=$(g rev-parse HEAD)
 
-# the nvmet patches, in order; the generated one is left out
+# the nvmet patches, in order; the generated ones are left out
 n=0
 for p in $(series_patches); do
 	grep -q "^Subject: \[PATCH [0-9/]*\] ${DRIVER_SUBJECT:0:30}" "$p" && continue
+	grep -q "^Subject: \[PATCH [0-9/]*\] rust: " "$p" && continue
 	g am -q --committer-date-is-author-date "$p" || die "$(basename "$p") does not apply"
 	n=$((n + 1))
 done
 [ $n -gt 0 ] || die "no nvmet patches in patches/"
+
+# the kernel crate abstractions, dated as the last nvmet patch, so that the
+# output depends on the inputs only
+date=$(g log -1 --format=%aI)
+for r in "${RUST_PATCHES[@]}"; do
+	read -r -a w <<<"$r"
+	for f in "${w[@]:1}"; do
+		cp "$NVMET_MEM_TOP/$f" "$src/$f"
+	done
+	g add -A
+	{ cat "$NVMET_MEM_TOP/${w[0]}"; printf '\nSigned-off-by: %s <%s>\n' "$GIT_AUTHOR_NAME" "$GIT_AUTHOR_EMAIL"; } |
+		GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date g commit -q -F -
+done
 
 # the driver
 dst=$src/drivers/nvme/target/mem
@@ -149,7 +178,10 @@ the pages, with no bio, request, block device or file in between.
 
 The logic is safe Rust; unsafe code is confined to the FFI layer (ffi/,
 and a small C object, nvmet_mem_glue.c, that includes the private
-nvmet.h and holds the lookup, copy and sequence count primitives).
+nvmet.h and holds the lookup and sequence count primitives). The copies
+between a command's scatterlist and the pages are Rust, on the kernel
+crate's SgMiter and byte-wise atomic page copies (the patches before
+this one).
 KUnit suites cover the store, the injection rules and resize.
 
 Signed-off-by: nvmet-mem developers <nvmet-mem@localhost>

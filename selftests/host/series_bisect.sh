@@ -9,14 +9,18 @@
 # patched copy against the guest kernel tree $KDIR, one copy patched one
 # patch at a time so that each build recompiles what the patch touched.
 # Headers outside drivers/nvme/target come from $KDIR, which carries the
-# whole series (a patch's change to include/ is additive).
+# whole series (a patch's change to include/ is additive), and so does the
+# kernel crate: the patches to rust/kernel/ are applied here to check that
+# they apply, and built with the kernel (scripts/build-kernel.sh) and, one
+# prefix at a time, by make series-check.
 . "$(dirname "$0")/../../scripts/env.sh"
 KDIR=${KDIR:-$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)}
 [ -f "$KDIR/Module.symvers" ] || { echo "# no built kernel in $KDIR"; exit 4; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 top=$(tar -tf "$KERNEL_TARBALL" | head -n 1 | cut -d/ -f1)
-tar -C "$tmp" -xf "$KERNEL_TARBALL" "$top/drivers/nvme" "$top/include/linux/nvme.h" "$top/MAINTAINERS" || exit 1
+tar -C "$tmp" -xf "$KERNEL_TARBALL" "$top/drivers/nvme" "$top/include/linux/nvme.h" "$top/MAINTAINERS" \
+	"$top/rust/kernel" "$top/rust/helpers" || exit 1
 src=$tmp/$top
 # kernel-doc warnings of drivers/nvme/target, without line numbers
 kdoc() {
