@@ -701,16 +701,9 @@ unsigned long nvmet_mem_page_read_begin(struct page *page)
 	/* pairs with the release in page_unlock: the count, then the bytes */
 	while ((s = smp_load_acquire(&page->private)) & 1)
 		cpu_relax();
-	/* the racy copy that follows is checked by read_retry */
+	/* the racy copy that follows is checked by read_retry() in Rust */
 	kcsan_atomic_next(KCSAN_SEQLOCK_REGION_MAX);
 	return s;
-}
-
-bool nvmet_mem_page_read_retry(struct page *page, unsigned long s)
-{
-	/* the copy's loads complete before the count is read again */
-	smp_rmb();
-	return READ_ONCE(page->private) != s;
 }
 
 u64 nvmet_mem_totalram_bytes(void)
