@@ -694,18 +694,6 @@ void nvmet_mem_page_unlock(struct page *page, unsigned long s)
 	local_bh_enable();
 }
 
-unsigned long nvmet_mem_page_read_begin(struct page *page)
-{
-	unsigned long s;
-
-	/* pairs with the release in page_unlock: the count, then the bytes */
-	while ((s = smp_load_acquire(&page->private)) & 1)
-		cpu_relax();
-	/* the racy copy that follows is checked by read_retry() in Rust */
-	kcsan_atomic_next(KCSAN_SEQLOCK_REGION_MAX);
-	return s;
-}
-
 u64 nvmet_mem_totalram_bytes(void)
 {
 	return (u64)totalram_pages() << PAGE_SHIFT;

@@ -91,7 +91,6 @@ void nvmet_mem_get_page(struct page *page);
 void nvmet_mem_put_page(struct page *page);
 unsigned long nvmet_mem_page_lock(struct page *page);
 void nvmet_mem_page_unlock(struct page *page, unsigned long s);
-unsigned long nvmet_mem_page_read_begin(struct page *page);
 u64 nvmet_mem_totalram_bytes(void);
 unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);

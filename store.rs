@@ -408,7 +408,7 @@ impl Store {
 #[kunit_tests(nvmet_mem_store)]
 mod tests {
     use super::*;
-    use crate::ffi::TestBuffer;
+    use crate::ffi::{Direction, TestBuffer};
 
     fn collect(pos: u64, len: usize) -> KVec<Piece> {
         let mut v = KVec::new();
@@ -572,7 +572,13 @@ mod tests {
         let page = PAGE_SIZE;
         let mut data = TestBuffer::new(0xa5, 2 * page).unwrap();
         store
-            .write(0, 2 * page, &mut data.cursor().unwrap(), ANY, true)
+            .write(
+                0,
+                2 * page,
+                &mut data.cursor(Direction::FromSg).unwrap(),
+                ANY,
+                true,
+            )
             .unwrap();
         // Not a whole page: the copy is a memcpy, which KASAN checks.
         let mut out = TestBuffer::new(0, 512).unwrap();
@@ -586,7 +592,7 @@ mod tests {
             let gone = store.pages.get(0).is_none();
             let read = run
                 .page(0)
-                .map(|p| p.read_into(512, 512, &mut out.cursor().unwrap()));
+                .map(|p| p.read_into(512, 512, &mut out.cursor(Direction::ToSg).unwrap()));
             // Outside the run.
             let beyond = run.page(2).is_none();
             (removed, gone, read, beyond)
@@ -596,16 +602,22 @@ mod tests {
         assert!(out.bytes().iter().all(|&b| b == 0xa5));
         // A later reader sees the hole, and the page beside it.
         let mut out = TestBuffer::new(1, 2 * page).unwrap();
-        store.read(0, 2 * page, &mut out.cursor().unwrap()).unwrap();
+        store
+            .read(0, 2 * page, &mut out.cursor(Direction::ToSg).unwrap())
+            .unwrap();
         assert!(out.bytes()[..page].iter().all(|&b| b == 0));
         assert!(out.bytes()[page..].iter().all(|&b| b == 0xa5));
         let mut same = TestBuffer::new(0xa5, page).unwrap();
         assert_eq!(
-            store.equals(page as u64, page, &mut same.cursor().unwrap()),
+            store.equals(
+                page as u64,
+                page,
+                &mut same.cursor(Direction::FromSg).unwrap()
+            ),
             Ok(true)
         );
         assert_eq!(
-            store.equals(0, page, &mut same.cursor().unwrap()),
+            store.equals(0, page, &mut same.cursor(Direction::FromSg).unwrap()),
             Ok(false)
         );
     }
@@ -621,42 +633,70 @@ mod tests {
             *b = (i % 251) as u8;
         }
         store
-            .write(0, 2 * page, &mut data.cursor().unwrap(), ANY, true)
+            .write(
+                0,
+                2 * page,
+                &mut data.cursor(Direction::FromSg).unwrap(),
+                ANY,
+                true,
+            )
             .unwrap();
         let mut out = TestBuffer::skewed(0xee, 2 * page, 3000).unwrap();
-        store.read(0, 2 * page, &mut out.cursor().unwrap()).unwrap();
+        store
+            .read(0, 2 * page, &mut out.cursor(Direction::ToSg).unwrap())
+            .unwrap();
         assert!(out.bytes() == data.bytes());
         let mut flat = TestBuffer::new(0xee, 2 * page).unwrap();
         store
-            .read(0, 2 * page, &mut flat.cursor().unwrap())
+            .read(0, 2 * page, &mut flat.cursor(Direction::ToSg).unwrap())
             .unwrap();
         assert!(flat.bytes() == data.bytes());
+        // A buffer that the command only reads is never written.
+        let mut held = TestBuffer::new(0xee, page).unwrap();
+        assert!(store
+            .read(0, page, &mut held.cursor(Direction::FromSg).unwrap())
+            .is_err());
+        assert!(held.bytes().iter().all(|&b| b == 0xee));
         assert_eq!(
-            store.equals(0, 2 * page, &mut data.cursor().unwrap()),
+            store.equals(0, 2 * page, &mut data.cursor(Direction::FromSg).unwrap()),
             Ok(true)
         );
         data.bytes_mut()[page + 7] ^= 1;
         assert_eq!(
-            store.equals(0, 2 * page, &mut data.cursor().unwrap()),
+            store.equals(0, 2 * page, &mut data.cursor(Direction::FromSg).unwrap()),
             Ok(false)
         );
         // A buffer shorter than the write changes nothing.
         let mut short = TestBuffer::skewed(0x11, page - 1, 512).unwrap();
         assert!(store
-            .write(0, page, &mut short.cursor().unwrap(), ANY, true)
+            .write(
+                0,
+                page,
+                &mut short.cursor(Direction::FromSg).unwrap(),
+                ANY,
+                true
+            )
             .is_err());
         store
-            .read(0, 2 * page, &mut flat.cursor().unwrap())
+            .read(0, 2 * page, &mut flat.cursor(Direction::ToSg).unwrap())
             .unwrap();
         assert!(flat.bytes() == out.bytes());
         // Holes read as zeroes across the buffer's pages too.
         let mut holes = TestBuffer::skewed(0xee, page, 100).unwrap();
         store
-            .read(4 * page as u64, page, &mut holes.cursor().unwrap())
+            .read(
+                4 * page as u64,
+                page,
+                &mut holes.cursor(Direction::ToSg).unwrap(),
+            )
             .unwrap();
         assert!(holes.bytes().iter().all(|&b| b == 0));
         assert_eq!(
-            store.equals(4 * page as u64, page, &mut holes.cursor().unwrap()),
+            store.equals(
+                4 * page as u64,
+                page,
+                &mut holes.cursor(Direction::FromSg).unwrap()
+            ),
             Ok(true)
         );
     }

@@ -79,7 +79,6 @@ extern "C" {
     fn nvmet_mem_put_page(page: *mut RawPage);
     fn nvmet_mem_page_lock(page: *mut RawPage) -> usize;
     fn nvmet_mem_page_unlock(page: *mut RawPage, s: usize);
-    fn nvmet_mem_page_read_begin(page: *mut RawPage) -> usize;
 }
 
 /// `[off, off + len)` lies within a page.
@@ -127,17 +126,18 @@ unsafe fn as_writer<R>(page: NonNull<RawPage>, changed: bool, f: impl FnOnce() -
 }
 
 /// Copies `n` bytes at `at` of the page `kp` to the start of `chunk`.
-fn copy_out(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result {
+fn copy_out(kp: &Page, at: usize, chunk: &mut SgChunk<'_>, n: usize) -> Result {
     if n > chunk.len() {
         return Err(EINVAL);
     }
+    let to = chunk.as_mut_ptr()?;
     // What may race the copy is atomic: the host's accesses to its buffer
     // (C's or a device's) and the store's writes to the page (`copy_in`,
     // `StorePage::zero`).
     // SAFETY: the chunk is mapped and valid for its length, `n` at most,
     // while it is borrowed, and is not the store's page (a command's buffer
     // never is); the page's range is checked; races as above.
-    unsafe { kp.read_bytewise_atomic(chunk.as_ptr(), at, n) }
+    unsafe { kp.read_bytewise_atomic(to, at, n) }
 }
 
 /// Copies the first `n` bytes of `chunk` to `at` of the page `kp`; the
@@ -153,7 +153,7 @@ fn copy_in(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result {
 
 /// Whether the first `n` bytes of `chunk` equal `n` bytes at `at` of the
 /// page `kp`, read through a small buffer of our own.
-fn compare(kp: &Page, at: usize, chunk: &SgChunk<'_>, n: usize) -> Result<bool> {
+fn compare(kp: &Page, at: usize, chunk: &mut SgChunk<'_>, n: usize) -> Result<bool> {
     let mut buf = [0u8; 256];
     let mut i = 0;
     while i < n {
@@ -193,13 +193,10 @@ unsafe fn seq<'a>(page: NonNull<RawPage>) -> &'a Atomic<usize> {
 /// `page` is a live page of the store.
 #[inline]
 unsafe fn read_begin(page: NonNull<RawPage>) -> usize {
-    if cfg!(CONFIG_KCSAN) {
-        // The C side tells KCSAN that the copy which follows may race a
-        // writer, and is checked.
-        // SAFETY: a live store page (the caller's guarantee).
-        return unsafe { nvmet_mem_page_read_begin(page.as_ptr()) };
-    }
-    // SAFETY: as above.
+    // KCSAN has nothing to be told about the copy that follows: it is
+    // `memcpy()` called from Rust, which KCSAN does not instrument
+    // (see `atomic_per_byte_memcpy`).
+    // SAFETY: a live store page (the caller's guarantee).
     let seq = unsafe { seq(page) };
     loop {
         // Pairs with the writer's release: the count, then the bytes.
@@ -240,30 +237,33 @@ unsafe fn read_page(
     off: usize,
     len: usize,
     with: &mut SgCursor<'_>,
-    op: impl Fn(&Page, usize, &SgChunk<'_>, usize) -> Result<bool> + Copy,
+    op: impl Fn(&Page, usize, &mut SgChunk<'_>, usize) -> Result<bool> + Copy,
 ) -> Result<bool> {
     check(off, len)?;
     // SAFETY: live for this call (the caller's guarantee).
     let kp = unsafe { kpage(page) };
     // Most often the bytes lie in one chunk of the buffer, and no writer
     // intervenes: one copy, without the walk.
+    let mut tried = false;
     let once = with.in_one_chunk(len, |chunk| {
+        tried = true;
         // SAFETY: a live store page (the caller's guarantee).
         let s = unsafe { read_begin(page) };
         let ret = op(&kp, off, chunk, len);
+        // An error ends the command whatever a writer did.
         // SAFETY: as above.
-        (!unsafe { read_retry(page, s) }).then_some(ret)
+        (ret.is_err() || !unsafe { read_retry(page, s) }).then_some(ret)
     });
     match once {
         Some(ret) => ret,
         // SAFETY: as above; `off` and `len` are checked.
-        None => unsafe { read_page_walk(&kp, page, off, len, with, op) },
+        None => unsafe { read_page_walk(&kp, page, off, len, with, op, tried) },
     }
 }
 
 /// [`read_page`] when the bytes span chunks of the buffer or a writer
-/// intervened: a function of its own, so that the common case does not
-/// pay for its registers.
+/// intervened (`tried`: one optimistic try is spent already): a function of
+/// its own, so that the common case does not pay for its registers.
 ///
 /// # Safety
 ///
@@ -276,7 +276,8 @@ unsafe fn read_page_walk(
     off: usize,
     len: usize,
     with: &mut SgCursor<'_>,
-    op: impl Fn(&Page, usize, &SgChunk<'_>, usize) -> Result<bool>,
+    op: impl Fn(&Page, usize, &mut SgChunk<'_>, usize) -> Result<bool>,
+    tried: bool,
 ) -> Result<bool> {
     let mut step = |chunk: &mut SgChunk<'_>, done: usize, n: usize| {
         Ok(match op(kp, off + done, chunk, n)? {
@@ -284,7 +285,11 @@ unsafe fn read_page_walk(
             false => Step::Stop,
         })
     };
-    for _ in 1..READ_TRIES {
+    // A difference is kept without checking the count: each byte that `op`
+    // compared was the page's at some moment of the try (a copy sees every
+    // byte old or new, each on its own), so the page differed from the
+    // buffer then, and the command may be ordered at that moment.
+    for _ in u32::from(tried)..READ_TRIES {
         // SAFETY: a live store page (the caller's guarantee).
         let s = unsafe { read_begin(page) };
         // SAFETY: as above.

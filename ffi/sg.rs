@@ -9,7 +9,7 @@
 //! while a command runs (nvme-loop hands over the host's own pages).
 
 use kernel::prelude::*;
-use kernel::scatterlist::{MiterDirection, SgChunk, SgMiter};
+use kernel::scatterlist::{SgChunk, SgMiter};
 #[cfg(CONFIG_KUNIT = "y")]
 use kernel::{bindings, types::Opaque};
 
@@ -127,15 +127,17 @@ impl<'a> SgCursor<'a> {
     }
 
     /// Runs `op` on the next `len` bytes if the next chunk holds them all,
-    /// and moves past them if it returns `Some`. `None`, with the cursor
+    /// and moves past them if it returns `Some(Ok)`. `None`, with the cursor
     /// where it was, if they span chunks (or the buffer holds fewer) or `op`
-    /// returns `None`; what `op` wrote to the buffer stays written.
+    /// returns `None`; what `op` wrote to the buffer stays written. After
+    /// `Some(Err)`, as after an error of [`Self::for_each`], the cursor holds
+    /// nothing more.
     #[inline]
     pub(super) fn in_one_chunk<R>(
         &mut self,
         len: usize,
-        op: impl FnOnce(&SgChunk<'_>) -> Option<R>,
-    ) -> Option<R> {
+        op: impl FnOnce(&mut SgChunk<'_>) -> Option<Result<R>>,
+    ) -> Option<Result<R>> {
         if !self.has(len) {
             return None;
         }
@@ -145,12 +147,14 @@ impl<'a> SgCursor<'a> {
             if chunk.len() < len {
                 return None;
             }
-            let ret = op(chunk)?;
-            chunk.consume(len).ok()?;
-            Some(ret)
+            Some(op(chunk)?.and_then(|r| chunk.consume(len).map(|()| r)))
         })??;
-        // INVARIANT: the miter handed out `len` of the bytes counted.
-        self.left -= len;
+        // INVARIANT: the miter handed out `len` of the bytes counted, or,
+        // after an error, an unknown part of them.
+        self.left = match ret {
+            Ok(_) => self.left - len,
+            Err(_) => 0,
+        };
         Some(ret)
     }
 
@@ -218,8 +222,9 @@ impl TestBuffer {
         &mut self.buf[self.skew..]
     }
 
-    /// A cursor at the start of the buffer.
-    pub(crate) fn cursor(&mut self) -> Result<SgCursor<'_>> {
+    /// A cursor at the start of the buffer, which copies move data through
+    /// in `dir`, as a command's would.
+    pub(crate) fn cursor(&mut self, dir: Direction) -> Result<SgCursor<'_>> {
         let len = self.buf.len() - self.skew;
         let len32 = u32::try_from(len)?;
         // SAFETY: `sg` is ours to initialise; the buffer is kmalloc'ed, so it
@@ -235,7 +240,7 @@ impl TestBuffer {
         // SAFETY: one terminated entry over our buffer; the cursor borrows
         // `self` mutably, so both stay put and unread from Rust while it
         // lives, and only the cursor accesses the buffer.
-        let miter = unsafe { SgMiter::new(self.sg.get(), 1, MiterDirection::ToSg) };
+        let miter = unsafe { SgMiter::new(self.sg.get(), 1, dir) };
         // SAFETY: the entry holds the `len` bytes.
         Ok(unsafe { SgCursor::new(miter, len) })
     }

@@ -842,12 +842,23 @@ impl SgChunk<'_> {
         self.len == 0
     }
 
-    /// The address of the chunk's first byte, valid for [`len`](Self::len) bytes while the chunk
-    /// is borrowed. The bytes may change at any time: access them only atomically, and write them
-    /// only if the iterator is [`MiterDirection::ToSg`].
+    /// The address of the chunk's first byte, valid for reads of [`len`](Self::len) bytes while
+    /// the chunk is borrowed. The bytes may change at any time: access them only atomically.
     #[inline]
-    pub fn as_ptr(&self) -> *mut u8 {
+    pub fn as_ptr(&self) -> *const u8 {
         self.addr
+    }
+
+    /// The address of the chunk's first byte, valid for reads and writes of [`len`](Self::len)
+    /// bytes while the chunk is borrowed, as [`as_ptr`](Self::as_ptr). Fails with [`EPERM`] unless
+    /// the iterator is [`MiterDirection::ToSg`]: a page mapped for reading only is not flushed
+    /// after the CPU writes it.
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> Result<*mut u8> {
+        if !self.writable {
+            return Err(EPERM);
+        }
+        Ok(self.addr)
     }
 
     /// Says that the first `n` bytes are used: the next chunk starts after them. By default the
