@@ -403,10 +403,9 @@ impl Page {
     #[inline]
     pub unsafe fn read_bytewise_atomic(&self, dst: *mut u8, offset: usize, len: usize) -> Result {
         self.with_pointer_into_page(offset, len, move |src| {
-            // SAFETY: If `with_pointer_into_page` calls into this closure, then it has performed a
-            // bounds check and guarantees that `src` is valid for `len` bytes; the caller
-            // guarantees that `dst` is valid for `len` bytes and does not overlap them, and that
-            // whatever races the copy is atomic.
+            // SAFETY: `with_pointer_into_page` checked the bounds: `src` is valid for `len` bytes;
+            // the caller guarantees that `dst` is valid for `len` bytes, that the two do not
+            // overlap, and that whatever races the copy is atomic.
             unsafe { copy_bytewise_atomic(src, dst, len) };
             Ok(())
         })
@@ -455,10 +454,9 @@ impl Page {
         len: usize,
     ) -> Result {
         self.with_pointer_into_page(offset, len, move |dst| {
-            // SAFETY: If `with_pointer_into_page` calls into this closure, then it has performed a
-            // bounds check and guarantees that `dst` is valid for `len` bytes; the caller
-            // guarantees that `src` is valid for `len` bytes and does not overlap them, and that
-            // whatever races the copy is atomic.
+            // SAFETY: `with_pointer_into_page` checked the bounds: `dst` is valid for `len` bytes;
+            // the caller guarantees that `src` is valid for `len` bytes, that the two do not
+            // overlap, and that whatever races the copy is atomic.
             unsafe { copy_bytewise_atomic(src, dst, len) };
             Ok(())
         })
