@@ -26,9 +26,7 @@ pub(crate) use nvmet::{
     poll_held_soon, ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration,
     Request,
 };
-pub(crate) use page::{
-    wait_retired_pages, Inserted, NewPage, PageIndex, PageRun, PeekedPage, StorePage,
-};
+pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) use sg::TestBuffer;
 pub(crate) use sg::{Direction, SgCursor};

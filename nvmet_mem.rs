@@ -43,14 +43,15 @@ struct NvmetMem {
     _registration: entry::BackendRegistration,
     #[pin]
     _configfs: kernel::configfs::Subsystem<configfs::Root>,
-    // Dropped last: waits for the pages the stores retired to be put.
+    // Dropped last: waits for the pages the stores removed to be freed.
     _retired: RetiredPages,
 }
 
-/// Waits, when dropped, until every page that a store retired (see
-/// `ffi::PageIndex::remove`) has been put: the RCU callback that puts them
-/// is the module's code. Dropped on unload, when no object, and so no
-/// store, is left to retire more.
+/// Waits, when dropped, until every page that a store removed (see
+/// `ffi::PageIndex::remove`) has been freed: the RCU callback that frees
+/// them is the module's code (`RcuBox`'s, made for the store's pages).
+/// Dropped on unload, when no object, and so no store, is left to remove
+/// more.
 struct RetiredPages;
 
 impl Drop for RetiredPages {

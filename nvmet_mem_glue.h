@@ -14,9 +14,7 @@
 
 struct nvmet_ns;
 struct nvmet_req;
-struct page;
 struct scatterlist;
-struct xarray;
 
 /* Rust, called by nvmet */
 int nvmet_mem_rs_enable(struct nvmet_ns *ns);
@@ -65,32 +63,9 @@ int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
 				 u64 delay_ns);
 u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req);
 
-/* page index */
-void nvmet_mem_xa_init(struct xarray *xa);
-void nvmet_mem_xa_destroy(struct xarray *xa);
-struct page *nvmet_mem_xa_get(struct xarray *xa, unsigned long index);
-void nvmet_mem_xa_get_run(struct xarray *xa, unsigned long first,
-			  struct page **pages, unsigned int n);
-void nvmet_mem_xa_peek_run(struct xarray *xa, unsigned long first,
-			   struct page **pages, unsigned int n);
-int nvmet_mem_xa_insert(struct xarray *xa, unsigned long index,
-			struct page *page, const unsigned long *end,
-			struct page **found);
-void nvmet_mem_xa_set_end(struct xarray *xa, unsigned long *end,
-			  unsigned long value);
-bool nvmet_mem_xa_remove(struct xarray *xa, unsigned long index);
-bool nvmet_mem_wait_retired(void);
-struct page *nvmet_mem_xa_erase(struct xarray *xa, unsigned long index);
-bool nvmet_mem_xa_find(struct xarray *xa, unsigned long *index,
-		       unsigned long max);
+/* system */
 void nvmet_mem_cond_resched(void);
 
-/* store pages and their sequence counts */
-struct page *nvmet_mem_alloc_page(int nid);
-void nvmet_mem_get_page(struct page *page);
-void nvmet_mem_put_page(struct page *page);
-unsigned long nvmet_mem_page_lock(struct page *page);
-void nvmet_mem_page_unlock(struct page *page, unsigned long s);
 u64 nvmet_mem_totalram_bytes(void);
 unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);

@@ -158,6 +158,11 @@ impl<'a> SgCursor<'a> {
         Some(ret)
     }
 
+    /// Moves past the next `len` bytes, leaving them as they are.
+    pub(crate) fn skip(&mut self, len: usize) -> Result {
+        self.for_each(len, |_, _, _| Ok(Step::Done)).map(|_| ())
+    }
+
     /// Fills the next `len` bytes with zeroes.
     pub(crate) fn zero(&mut self, len: usize) -> Result {
         self.for_each(len, |chunk, _, n| {

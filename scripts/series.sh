@@ -36,8 +36,12 @@ DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
 # the files are whole copies of Linux 7.3's, changed, under rust/kernel/
 RUST_PATCHES=(
 	"rust/msg/atomic-memcpy.txt rust/kernel/sync/atomic.rs"
+	"rust/msg/alloc-noio-node.txt rust/kernel/alloc.rs rust/bindings/bindings_helper.h"
 	"rust/msg/page-bytewise.txt rust/kernel/page.rs rust/helpers/page.c"
 	"rust/msg/scatterlist-miter.txt rust/kernel/scatterlist.rs rust/helpers/scatterlist.c"
+	"rust/msg/interrupt-bh.txt rust/kernel/interrupt.rs rust/helpers/interrupt.c"
+	"rust/msg/rcu-box.txt rust/kernel/sync/rcu.rs"
+	"rust/msg/xarray-rcu-insert-find.txt rust/kernel/xarray.rs rust/helpers/xarray.c"
 )
 rust_files=()
 for r in "${RUST_PATCHES[@]}"; do

@@ -5,7 +5,8 @@
 use crate::{
     alloc::{
         AllocError,
-        Flags, //
+        Flags,
+        NumaNode, //
     },
     bindings,
     error::{
@@ -209,6 +210,37 @@ impl Page {
         // SAFETY: Depending on the value of `gfp_flags`, this call may sleep. Other than that, it
         // is always safe to call this method.
         let page = unsafe { bindings::alloc_pages(flags.as_raw(), 0) };
+        let page = NonNull::new(page).ok_or(AllocError)?;
+        // INVARIANT: We just successfully allocated a page, so we now have ownership of the newly
+        // allocated page. We transfer that ownership to the new `Page` object.
+        Ok(Self { page })
+    }
+
+    /// Allocates a new page on the NUMA node `nid`, or on any node for [`NumaNode::NO_NODE`] (the
+    /// local one first), as [`Page::alloc_page`] does. Fails if `nid` is not online.
+    ///
+    /// # Examples
+    ///
+    /// Allocate a zeroed page near the memory of the current CPU's node.
+    ///
+    /// ```
+    /// use kernel::alloc::NumaNode;
+    /// use kernel::page::Page;
+    ///
+    /// let page = Page::alloc_page_node(NumaNode::NO_NODE, GFP_KERNEL | __GFP_ZERO)?;
+    /// # Ok::<(), kernel::alloc::AllocError>(())
+    /// ```
+    #[inline]
+    pub fn alloc_page_node(nid: NumaNode, flags: Flags) -> Result<Self, AllocError> {
+        let nid = nid.id();
+        // SAFETY: `node_online()` takes any id below `MAX_NUMNODES`, which `NumaNode` holds.
+        if nid != bindings::NUMA_NO_NODE && !unsafe { bindings::node_online(nid) } {
+            return Err(AllocError);
+        }
+        // SAFETY: Depending on the value of `gfp_flags`, this call may sleep. `nid` is
+        // `NUMA_NO_NODE` or an online node, as `alloc_pages_node()` requires (a node that goes
+        // offline meanwhile keeps its `pg_data_t`).
+        let page = unsafe { bindings::alloc_pages_node(nid, flags.as_raw(), 0) };
         let page = NonNull::new(page).ok_or(AllocError)?;
         // INVARIANT: We just successfully allocated a page, so we now have ownership of the newly
         // allocated page. We transfer that ownership to the new `Page` object.

@@ -20,7 +20,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 top=$(tar -tf "$KERNEL_TARBALL" | head -n 1 | cut -d/ -f1)
 tar -C "$tmp" -xf "$KERNEL_TARBALL" "$top/drivers/nvme" "$top/include/linux/nvme.h" "$top/MAINTAINERS" \
-	"$top/rust/kernel" "$top/rust/helpers" || exit 1
+	"$top/rust/kernel" "$top/rust/helpers" "$top/rust/bindings" || exit 1
 src=$tmp/$top
 # kernel-doc warnings of drivers/nvme/target, without line numbers
 kdoc() {
