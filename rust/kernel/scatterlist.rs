@@ -793,11 +793,9 @@ impl<'a> SgMiter<'a> {
             MiterState::Direct(pos) => pos.off += chunk.consumed,
             MiterState::Mapped(raw) => {
                 raw.consumed = chunk.consumed;
-                // SAFETY: a chunk is mapped; this records what was consumed and unmaps it. It is
-                // the last local mapping made on this task: one that `f` made and left in place
-                // could only come from an unsafe block that broke `kmap_local_page()`'s rules, as
-                // in `Page::with_page_mapped`.
                 // INVARIANT: nothing stays mapped.
+                // SAFETY: a chunk is mapped, and it is the task's last local mapping (one that `f`
+                // left would break `kmap_local_page()`'s rules, as in `Page::with_page_mapped`).
                 unsafe { bindings::sg_miter_stop(raw) };
             }
         }
