@@ -12,8 +12,8 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::{self, HeldRequest, Namespace, NamespaceRef, PerCpuCounters};
-use crate::inject::Rules;
+use crate::ffi::{self, HeldRequest, Namespace, NamespaceRef};
+use crate::inject::{Rules, MAX_HOLD_MS};
 use crate::io::{self, Command, Req, NR_COMMANDS};
 use crate::nvme::Status;
 use crate::nvme::{SC_ABORT_REQ, SC_DNR, SC_INTERNAL, SC_SUCCESS};
@@ -21,9 +21,11 @@ use crate::store::{Limits, Store};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::page::PAGE_SHIFT;
+use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::{static_lock_class, Arc, Mutex};
+use kernel::time::{Delta, Instant, Monotonic};
 use kernel::{new_mutex, pr_err, pr_info};
 
 /// What a user sets through configfs.
@@ -103,8 +105,10 @@ pub(crate) struct MemObject {
     pub(crate) store: Store,
     #[pin]
     pub(crate) rules: Rules,
-    /// Counted per CPU, so commands on different CPUs share no line.
-    pub(crate) stats: PerCpuCounters<NR_STATS>,
+    /// Counted per CPU, so commands on different CPUs share no line
+    /// (read them with [`MemObject::stat`]).
+    #[pin]
+    stats: PercpuCounters<NR_STATS>,
     /// Completion delay of every executed command, in nanoseconds: at
     /// least `latency_ns`, plus up to `latency_range_ns` drawn uniformly.
     /// Each at most [`MAX_LATENCY_NS`]; may change while bound.
@@ -116,10 +120,10 @@ pub(crate) struct MemObject {
     held: Mutex<Held>,
 }
 
-/// An object's held commands, each with the time (`ffi::now_ns`) at which
+/// An object's held commands, each with the time at which
 /// it is aborted at the latest.
 struct Held {
-    cmds: KVec<(HeldRequest<KBox<Binding>>, Command, u64)>,
+    cmds: KVec<(HeldRequest<KBox<Binding>>, Command, Instant<Monotonic>)>,
     polled: bool,
 }
 
@@ -139,7 +143,7 @@ impl MemObject {
                 size: AtomicU64::new(0),
                 store <- Store::new(),
                 rules <- Rules::new(),
-                stats: PerCpuCounters::new()?,
+                stats <- PercpuCounters::new(0, GFP_KERNEL, static_lock_class!()),
                 latency_ns: AtomicU64::new(0),
                 latency_range_ns: AtomicU64::new(0),
                 held <- new_mutex!(Held {
@@ -186,19 +190,39 @@ impl MemObject {
         }
     }
 
+    /// Adds `n` to counter `stat`; any context. The counters are read
+    /// with [`MemObject::stat_sum`], so a CPU folds its count into the
+    /// shared one only when it would overflow.
+    pub(crate) fn stat(&self, stat: Stat, n: u64) {
+        self.add_stat(stat as usize, n);
+    }
+
+    fn add_stat(&self, i: usize, n: u64) {
+        if let Some(c) = self.stats.get(i) {
+            c.add_local(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counter `i` (see [`STAT_NAMES`]) summed over the CPUs; 0 for
+    /// `i >= NR_STATS`.
+    pub(crate) fn stat_sum(&self, i: usize) -> u64 {
+        self.stats
+            .get(i)
+            .map_or(0, |c| u64::try_from(c.sum()).unwrap_or(0))
+    }
+
     /// Counts a command (`None`: an opcode not served) completed with
     /// `status`, `bytes` moved.
     pub(crate) fn count(&self, cmd: Option<Command>, status: Status, bytes: u64) {
-        self.stats
-            .add(cmd.map_or(Stat::Other as usize, |c| c as usize), 1);
+        self.add_stat(cmd.map_or(Stat::Other as usize, |c| c as usize), 1);
         if status != 0 {
-            self.stats.add(Stat::Errors as usize, 1);
+            self.stat(Stat::Errors, 1);
         } else if bytes != 0 {
             let moved = match cmd {
                 Some(Command::Read) => Stat::ReadBytes,
                 _ => Stat::WriteBytes,
             };
-            self.stats.add(moved as usize, bytes);
+            self.stat(moved, bytes);
         }
     }
 }
@@ -285,8 +309,10 @@ pub(crate) fn hold(table: &ObjectTable, req: Req<'_>, cmd: Command) {
     let Some(obj) = req.data().map(|b| b.obj.clone()) else {
         return req.complete(SC_INTERNAL | SC_DNR);
     };
-    obj.stats.add(Stat::Held as usize, 1);
-    let deadline = ffi::now_ns().saturating_add(obj.rules.hold_ms().saturating_mul(1_000_000));
+    obj.stat(Stat::Held, 1);
+    // (`hold_ms` is at most an hour: no overflow)
+    let hold = obj.rules.hold_ms().min(MAX_HOLD_MS);
+    let deadline = Instant::<Monotonic>::now() + Delta::from_millis(hold as i64);
     // The table's lock first, then the object's, as in `poll_held`. The
     // lists grow without reclaim (the crate has no GFP_NOIO): this is the
     // I/O path, and a failure only ends the command.
@@ -341,14 +367,14 @@ pub(crate) fn poll_held(table: &ObjectTable) -> bool {
 /// whether any stays held.
 fn poll_object(obj: &MemObject, ending: &mut KVec<Ending>) -> bool {
     let release = obj.rules.hold_ms() == 0;
-    let now = ffi::now_ns();
+    let now = Instant::<Monotonic>::now();
     let mut held = obj.held.lock();
     let mut i = 0;
     while i < held.cmds.len() {
         let (req, _, deadline) = &held.cmds[i];
         let status = match req.ending() {
             SC_SUCCESS if release => SC_SUCCESS,
-            SC_SUCCESS if now >= *deadline => SC_ABORT_REQ,
+            SC_SUCCESS if !(now - *deadline).is_negative() => SC_ABORT_REQ,
             SC_SUCCESS => {
                 i += 1;
                 continue;

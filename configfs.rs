@@ -491,7 +491,7 @@ impl AttributeOperations<6> for ObjectDir {
     fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
         for (i, name) in STAT_NAMES.iter().enumerate().take(NR_STATS) {
-            w.write_fmt(fmt!("{} {}\n", name, this.obj.stats.sum(i)))?;
+            w.write_fmt(fmt!("{} {}\n", name, this.obj.stat_sum(i)))?;
         }
         let store = &this.obj.store;
         w.write_fmt(fmt!("pages_allocated {}\n", store.allocated_pages()))?;

@@ -13,15 +13,12 @@
 //!   and of an I/O command;
 //! - [`page`]: store pages (counted page references) and the index that
 //!   holds them, with the lock-free lookup of brd;
-//! - [`sg`]: a cursor over a command's data buffer;
-//! - [`counters`]: per-CPU statistics counters.
+//! - [`sg`]: a cursor over a command's data buffer.
 
-pub(crate) mod counters;
 pub(crate) mod nvmet;
 pub(crate) mod page;
 pub(crate) mod sg;
 
-pub(crate) use counters::PerCpuCounters;
 pub(crate) use nvmet::{
     poll_held_soon, ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration,
     Request,
@@ -40,7 +37,6 @@ extern "C" {
     fn nvmet_mem_cond_resched();
     fn nvmet_mem_random_below(ceil: u32) -> u32;
     fn nvmet_mem_random_u64() -> u64;
-    fn nvmet_mem_now_ns() -> u64;
 }
 
 /// Bytes of RAM the kernel manages.
@@ -86,10 +82,4 @@ pub(crate) fn random_u64_below(ceil: u64) -> u64 {
     // SAFETY: `get_random_u64` may be called from any context.
     let r = unsafe { nvmet_mem_random_u64() };
     ((u128::from(r) * u128::from(ceil)) >> 64) as u64
-}
-
-/// The monotonic clock, in nanoseconds. Any context.
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: `ktime_get_ns` may be called from any context.
-    unsafe { nvmet_mem_now_ns() }
 }

@@ -114,7 +114,7 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
         Some(_) => req.set_error(LOC_CDW10, lba),
         None => req.set_error(LOC_OPCODE, 0),
     }
-    obj.stats.add(Stat::Injected as usize, 1);
+    obj.stat(Stat::Injected, 1);
     obj.count(Some(cmd), status, 0);
     Err(status)
 }
@@ -205,7 +205,7 @@ fn finish(req: Req<'_>, cmd: Command, res: Result<(), Status>, bytes: u64) {
         obj.count(Some(cmd), status, bytes);
         let delay = obj.delay_ns();
         if delay != 0 {
-            obj.stats.add(Stat::Delayed as usize, 1);
+            obj.stat(Stat::Delayed, 1);
         }
         delay
     });
@@ -214,7 +214,7 @@ fn finish(req: Req<'_>, cmd: Command, res: Result<(), Status>, bytes: u64) {
     }
     if let Err(req) = req.complete_after(status, delay) {
         if let Some(b) = req.data() {
-            b.object().stats.add(Stat::DelayFailed as usize, 1);
+            b.object().stat(Stat::DelayFailed, 1);
         }
         req.complete(status);
     }

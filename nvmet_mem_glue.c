@@ -6,7 +6,7 @@
  * nvmet core (drivers/nvme/target/nvmet.h), which is not part of the
  * kernel's Rust bindings. Rather than restate any of their layout in Rust,
  * this object includes the header, owns the backend ops table and offers
- * flat accessors, with the timer, work and counters that the Rust side
+ * flat accessors, with the timer and work that the Rust side
  * does not yet take from the kernel crate. Decisions live in Rust.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -16,7 +16,6 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
-#include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -283,11 +282,6 @@ void nvmet_mem_held_poll(void)
 			   NVMET_MEM_HELD_POLL);
 }
 
-u64 nvmet_mem_now_ns(void)
-{
-	return ktime_get_ns();
-}
-
 /*
  * Why a held command must end now: 0 while everything it holds a reference
  * on lives; Command Aborted due to SQ Deletion once its queue is being
@@ -394,32 +388,4 @@ u32 nvmet_mem_random_below(u32 ceil)
 u64 nvmet_mem_random_u64(void)
 {
 	return get_random_u64();
-}
-
-/* ---- per-CPU counters: an array of @n u64 per CPU ---- */
-
-u64 __percpu *nvmet_mem_counters_alloc(unsigned int n)
-{
-	return __alloc_percpu(n * sizeof(u64), sizeof(u64));
-}
-
-void nvmet_mem_counters_free(u64 __percpu *c)
-{
-	free_percpu(c);
-}
-
-/* any context: this_cpu_add() is safe against interrupts */
-void nvmet_mem_counters_add(u64 __percpu *c, unsigned int i, u64 v)
-{
-	this_cpu_add(c[i], v);
-}
-
-u64 nvmet_mem_counters_sum(u64 __percpu *c, unsigned int i)
-{
-	u64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(c, cpu)[i]);
-	return sum;
 }

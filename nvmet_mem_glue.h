@@ -57,7 +57,6 @@ struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req,
 void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
 void nvmet_mem_held_poll(void);
-u64 nvmet_mem_now_ns(void);
 u16 nvmet_mem_req_ending(const struct nvmet_req *req);
 int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
 				 u64 delay_ns);
@@ -71,11 +70,5 @@ unsigned long nvmet_mem_available_pages(void);
 bool nvmet_mem_node_valid(int nid);
 u32 nvmet_mem_random_below(u32 ceil);
 u64 nvmet_mem_random_u64(void);
-
-/* per-CPU counters */
-u64 __percpu *nvmet_mem_counters_alloc(unsigned int n);
-void nvmet_mem_counters_free(u64 __percpu *c);
-void nvmet_mem_counters_add(u64 __percpu *c, unsigned int i, u64 v);
-u64 nvmet_mem_counters_sum(u64 __percpu *c, unsigned int i);
 
 #endif /* NVMET_MEM_GLUE_H */

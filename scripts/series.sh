@@ -29,7 +29,7 @@ check=0
 
 # what the generated patch contains, relative to the repository
 SOURCES=(Kbuild nvmet_mem.rs entry.rs backend.rs configfs.rs inject.rs io.rs
-	 nvme.rs store.rs ffi.rs ffi/counters.rs ffi/nvmet.rs ffi/page.rs
+	 nvme.rs store.rs ffi.rs ffi/nvmet.rs ffi/page.rs
 	 ffi/sg.rs nvmet_mem_glue.c nvmet_mem_glue.h)
 DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
 # the kernel crate patches, in order: "message file  changed files...";
@@ -42,11 +42,20 @@ RUST_PATCHES=(
 	"rust/msg/interrupt-bh.txt rust/kernel/interrupt.rs rust/helpers/interrupt.c"
 	"rust/msg/rcu-box.txt rust/kernel/sync/rcu.rs"
 	"rust/msg/xarray-rcu-insert-find.txt rust/kernel/xarray.rs rust/helpers/xarray.c"
+	"rust/msg/percpu-counter.txt +rust/kernel/percpu_counter.rs rust/kernel/lib.rs rust/helpers/helpers.c +rust/helpers/percpu_counter.c"
+)
+# (a file that 7.3 does not have is marked with a leading '+'); a patch
+# that adds files names them in MAINTAINERS: "section|pattern|pattern..."
+# adds F: lines at the end of that section
+declare -A RUST_MAINTAINERS=(
+	[rust/msg/percpu-counter.txt]="PER-CPU MEMORY ALLOCATOR|rust/helpers/percpu*.c|rust/kernel/percpu*.rs"
 )
 rust_files=()
 for r in "${RUST_PATCHES[@]}"; do
 	read -r -a w <<<"$r"
-	rust_files+=("${w[@]:1}")
+	for f in "${w[@]:1}"; do
+		[ "${f:0:1}" = + ] || rust_files+=("$f")
+	done
 done
 
 tmp=$(mktemp -d)
@@ -80,8 +89,19 @@ date=$(g log -1 --format=%aI)
 for r in "${RUST_PATCHES[@]}"; do
 	read -r -a w <<<"$r"
 	for f in "${w[@]:1}"; do
+		f=${f#+}
 		cp "$NVMET_MEM_TOP/$f" "$src/$f"
 	done
+	if [ -n "${RUST_MAINTAINERS[${w[0]}]:-}" ]; then
+		IFS='|' read -r -a m <<<"${RUST_MAINTAINERS[${w[0]}]}"
+		awk -v sec="${m[0]}" -v add="$(printf 'F:\t%s\n' "${m[@]:1}")" '
+			$0 == sec { in_sec = 1 }
+			in_sec && /^$/ { print add; in_sec = 0; done = 1 }
+			{ print }
+			END { if (!done) exit 1 }' "$src/MAINTAINERS" >"$tmp/MAINTAINERS" ||
+			die "no section ${m[0]} in MAINTAINERS"
+		mv "$tmp/MAINTAINERS" "$src/MAINTAINERS"
+	fi
 	g add -A
 	{ cat "$NVMET_MEM_TOP/${w[0]}"; printf '\nSigned-off-by: %s <%s>\n' "$GIT_AUTHOR_NAME" "$GIT_AUTHOR_EMAIL"; } |
 		GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date g commit -q -F -

@@ -19,7 +19,8 @@
 # Environment: NVMET_MEM_KVM=auto (default: KVM if a short probe boot works,
 # else TCG), 1 (force KVM) or 0 (force TCG); VM_CPUS (2), VM_MEMORY (2G),
 # VM_QEMU_OPTS (extra QEMU options, e.g. -icount shift=0,sleep=off),
-# VM_APPEND (extra kernel command line), VM_NVME_MULTIPATH (N; Y boots a
+# VM_APPEND (extra kernel command line), VM_KUNIT_FILTER (the KUnit suites
+# that run: nvmet_mem*, the module's), VM_NVME_MULTIPATH (N; Y boots a
 # kernel that has NVMe multipath with it on), KDIR (kernel tree),
 # NVMET_MEM_KO (the module the guest tests load; default: the one built
 # for KDIR).
@@ -64,7 +65,10 @@ fi
 vng_base=(vng --run "$KDIR" --cpus "${VM_CPUS:-2}" --memory "${VM_MEMORY:-2G}"
 	  --rwdir "$out" --user root --verbose)
 # 5-level paging in the guest's -cpu max tripped KASAN in early boot here;
-# KUnit suites of modules run on load only with kunit.enable=1 autorun=1.
+# KUnit suites of modules run on load only with kunit.enable=1 autorun=1;
+# the filter (VM_KUNIT_FILTER, a glob of suite names) runs the module's own
+# and leaves out the kernel's built-in suites (the debug kernel's doctests),
+# which selftests/host/kernel_doctests.sh runs in a boot of their own.
 # A kernel with NVMe multipath (the plain one) names a namespace's block
 # device after its subsystem; the tests and benchmarks look devices up by
 # controller, so multipath is off unless VM_NVME_MULTIPATH=Y (blktests).
@@ -72,7 +76,7 @@ mpath=
 if grep -qx CONFIG_NVME_MULTIPATH=y "$KDIR/.config"; then
 	mpath="nvme_core.multipath=${VM_NVME_MULTIPATH:-N}"
 fi
-append=(--append "no5lvl kunit.enable=1 kunit.autorun=1 $mpath ${VM_APPEND:-}")
+append=(--append "no5lvl kunit.enable=1 kunit.autorun=1 kunit.filter_glob=${VM_KUNIT_FILTER:-nvmet_mem*} $mpath ${VM_APPEND:-}")
 
 kvm_works() {
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1

@@ -581,9 +581,9 @@ unsafe impl<T: ForeignOwnable + Send> Sync for XArray<T> {}
 /// use kernel::new_xarray;
 /// use kernel::xarray::{AllocKind, XArray};
 ///
-/// let xa = KBox::pin_init(new_xarray!(AllocKind::Alloc, "my_pages"), GFP_KERNEL)?;
-/// assert!(xa.lock().get(0).map(|v: &u32| *v).is_none());
-/// # let _: &XArray<KBox<u32>> = &xa;
+/// let xa: Pin<KBox<XArray<KBox<u32>>>> =
+///     KBox::pin_init(new_xarray!(AllocKind::Alloc, "my_pages"), GFP_KERNEL)?;
+/// assert!(xa.lock().get(0).is_none());
 /// # Ok::<(), Error>(())
 /// ```
 #[macro_export]
