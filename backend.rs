@@ -25,7 +25,8 @@ use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{static_lock_class, Arc, Mutex};
-use kernel::time::{Delta, Instant, Monotonic};
+use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
+use kernel::workqueue::{self, impl_has_delayed_work, new_delayed_work, DelayedWork, WorkItem};
 use kernel::{new_mutex, pr_err, pr_info};
 
 /// What a user sets through configfs.
@@ -236,6 +237,29 @@ pub(crate) struct ObjectTable {
     /// left `objects` (its directory is gone) while its namespace is bound.
     #[pin]
     held: Mutex<KVec<Arc<MemObject>>>,
+    /// Runs [`poll_held`] every [`HELD_POLL_MS`] while commands are held,
+    /// on `system_unbound_wq`: queue and namespace deletions on nvmet's
+    /// own workqueue wait for held commands, so the poll must not run
+    /// there. Module exit flushes it ([`ObjectTable::flush_poll`]).
+    #[pin]
+    poll: DelayedWork<ObjectTable>,
+}
+
+/// How often held commands are checked for a reason to end.
+pub(crate) const HELD_POLL_MS: u32 = 100;
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for ObjectTable { self.poll }
+}
+
+impl WorkItem for ObjectTable {
+    type Pointer = Arc<ObjectTable>;
+
+    fn run(this: Arc<ObjectTable>) {
+        if poll_held(&this) {
+            this.poll_held_later();
+        }
+    }
 }
 
 impl ObjectTable {
@@ -244,9 +268,25 @@ impl ObjectTable {
             pin_init!(Self {
                 objects <- new_mutex!(KVec::new()),
                 held <- new_mutex!(KVec::new()),
+                poll <- new_delayed_work!("ObjectTable::poll"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Makes sure that the held commands are polled within
+    /// [`HELD_POLL_MS`]; any context.
+    fn poll_held_later(self: &Arc<Self>) {
+        // Already pending: that poll comes soon enough.
+        let _ = workqueue::system_unbound()
+            .enqueue_delayed(self.clone(), msecs_to_jiffies(HELD_POLL_MS));
+    }
+
+    /// Waits until the poll of held commands, if pending or running, has
+    /// run; for module exit, when no namespace is enabled and so no command
+    /// can be held (a pending poll finds none and ends). Process context.
+    pub(crate) fn flush_poll(&self) {
+        self.poll.flush();
     }
 
     /// Makes room for one more object, so that the [`ObjectTable::add`]
@@ -284,7 +324,7 @@ impl ObjectTable {
 /// Holds `req`, a command that a holding rule fired for (see
 /// [`crate::inject::Fire::Hold`]), executed as `cmd` in process context:
 /// it stays uncompleted until one of these, which [`poll_held`] checks
-/// every 100 ms:
+/// every [`HELD_POLL_MS`]:
 ///
 /// - something it holds a reference on is going: its queue (the host reset
 ///   the controller or disconnected, the port went), its namespace (being
@@ -300,7 +340,7 @@ impl ObjectTable {
 ///
 /// The deletions wait for the command's reference, so they wait up to one
 /// poll more for held commands.
-pub(crate) fn hold(table: &ObjectTable, req: Req<'_>, cmd: Command) {
+pub(crate) fn hold(table: &Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     if req.nowait() {
         // Parsing asked for process context, but a transport may still
         // execute from a softirq (nvmet-fc): go there.
@@ -331,7 +371,7 @@ pub(crate) fn hold(table: &ObjectTable, req: Req<'_>, cmd: Command) {
     let _ = held.cmds.push((req.hold(), cmd, deadline), GFP_NOWAIT);
     drop(held);
     drop(polled);
-    ffi::poll_held_soon();
+    table.poll_held_later();
 }
 
 /// A held command that ends, and the status to complete it with (success:
@@ -340,7 +380,7 @@ type Ending = (HeldRequest<KBox<Binding>>, Command, Status);
 
 /// Ends the held commands that have a reason to end (see [`hold`]);
 /// whether any command stays held. Process context (the poll's work).
-pub(crate) fn poll_held(table: &ObjectTable) -> bool {
+fn poll_held(table: &ObjectTable) -> bool {
     let mut ending = KVec::new();
     let any = {
         let mut polled = table.held.lock();

@@ -146,7 +146,7 @@ macro_rules! hold_fns {
                 // pin the module and so the registration.
                 // SAFETY: an entry point of the registered backend, as
                 // above; the borrow ends with the call.
-                let objects = unsafe { BackendRegistration::context() };
+                let objects = Arc::from(unsafe { BackendRegistration::context() });
                 // SAFETY: nvmet executes a request that this backend parsed
                 // and that is not completed yet.
                 backend::hold(&objects, unsafe { request(ptr) }, $cmd);
@@ -164,17 +164,6 @@ hold_fns!(
     hold_verify => Command::Verify,
     hold_flush => Command::Flush,
 );
-
-/// Called by the C glue's held-command work: ends the held commands that
-/// have a reason to end; whether to poll again.
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_poll_held() -> bool {
-    // SAFETY: the work is cancelled before the backend is unregistered
-    // (`nvmet_mem_unregister`), so the context outlives every run; the
-    // borrow ends with the call.
-    let objects = unsafe { BackendRegistration::context() };
-    backend::poll_held(&objects)
-}
 
 macro_rules! execute_fns {
     ($($name:ident),* $(,)?) => {$(

@@ -20,8 +20,7 @@ pub(crate) mod page;
 pub(crate) mod sg;
 
 pub(crate) use nvmet::{
-    poll_held_soon, ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration,
-    Request,
+    ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration, Request,
 };
 pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]

@@ -39,7 +39,9 @@ module! {
 
 #[pin_data]
 struct NvmetMem {
-    // Dropped first: no namespace can bind once the backend is gone.
+    // Dropped first: the poll of held commands runs this module's code.
+    _poll: HeldPoll,
+    // No namespace can bind once the backend is gone.
     _registration: entry::BackendRegistration,
     #[pin]
     _configfs: kernel::configfs::Subsystem<configfs::Root>,
@@ -60,12 +62,24 @@ impl Drop for RetiredPages {
     }
 }
 
+/// Flushes the poll of held commands when dropped (see
+/// `backend::ObjectTable::flush_poll`): on unload no namespace is enabled,
+/// so no command is held and a pending poll ends at once.
+struct HeldPoll(kernel::sync::Arc<backend::ObjectTable>);
+
+impl Drop for HeldPoll {
+    fn drop(&mut self) {
+        self.0.flush_poll();
+    }
+}
+
 impl kernel::InPlaceModule for NvmetMem {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
             store::RESERVE_PAGES.store(store::default_reserve_pages(), Ordering::Relaxed);
             let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
+                _poll: HeldPoll(objects.clone()),
                 _configfs <- configfs::subsystem(objects.clone()),
                 _registration: entry::BackendRegistration::new(objects)?,
                 _retired: RetiredPages,

@@ -6,8 +6,8 @@
  * nvmet core (drivers/nvme/target/nvmet.h), which is not part of the
  * kernel's Rust bindings. Rather than restate any of their layout in Rust,
  * this object includes the header, owns the backend ops table and offers
- * flat accessors, with the timer and work that the Rust side
- * does not yet take from the kernel crate. Decisions live in Rust.
+ * flat accessors, with the timer that the Rust side does not yet take
+ * from the kernel crate. Decisions live in Rust.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,7 +21,6 @@
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
-#include <linux/workqueue.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
 
@@ -52,26 +51,13 @@ static const struct nvmet_backend_ops nvmet_mem_backend_ops = {
 			  NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_VERIFY,
 };
 
-/*
- * Polls the held commands (see nvmet_mem_held_poll()), on a workqueue of
- * its own: queue and namespace deletions on nvmet_wq wait for it.
- */
-static void nvmet_mem_held_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(nvmet_mem_held_work, nvmet_mem_held_fn);
-static struct workqueue_struct *nvmet_mem_held_wq;
-
 int nvmet_mem_register(void *ctx)
 {
 	int ret;
 
-	nvmet_mem_held_wq = alloc_workqueue("nvmet-mem-held",
-					    WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
-	if (!nvmet_mem_held_wq)
-		return -ENOMEM;
 	nvmet_mem_context = ctx;
 	ret = nvmet_register_backend(&nvmet_mem_backend_ops);
 	if (ret) {
-		destroy_workqueue(nvmet_mem_held_wq);
 		nvmet_mem_context = NULL;
 		return ret;
 	}
@@ -81,9 +67,6 @@ int nvmet_mem_register(void *ctx)
 
 void nvmet_mem_unregister(void)
 {
-	/* No command is held: a namespace pins the module. */
-	cancel_delayed_work_sync(&nvmet_mem_held_work);
-	destroy_workqueue(nvmet_mem_held_wq);
 	nvmet_unregister_backend(&nvmet_mem_backend_ops);
 	nvmet_mem_context = NULL;
 	pr_info("unregistered backend mem\n");
@@ -262,25 +245,6 @@ void nvmet_mem_req_complete(struct nvmet_req *req, u16 status)
 }
 
 /* ---- held commands ---- */
-
-bool nvmet_mem_rs_poll_held(void);
-
-/* How often held commands are checked for a reason to end. */
-#define NVMET_MEM_HELD_POLL	msecs_to_jiffies(100)
-
-static void nvmet_mem_held_fn(struct work_struct *work)
-{
-	if (nvmet_mem_rs_poll_held())
-		queue_delayed_work(nvmet_mem_held_wq, &nvmet_mem_held_work,
-				   NVMET_MEM_HELD_POLL);
-}
-
-/* Makes sure the held commands are checked soon. */
-void nvmet_mem_held_poll(void)
-{
-	queue_delayed_work(nvmet_mem_held_wq, &nvmet_mem_held_work,
-			   NVMET_MEM_HELD_POLL);
-}
 
 /*
  * Why a held command must end now: 0 while everything it holds a reference

@@ -56,7 +56,6 @@ struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req,
 				     unsigned int *nents, size_t *len);
 void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba);
 void nvmet_mem_req_complete(struct nvmet_req *req, u16 status);
-void nvmet_mem_held_poll(void);
 u16 nvmet_mem_req_ending(const struct nvmet_req *req);
 int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
 				 u64 delay_ns);

@@ -61,7 +61,6 @@ extern "C" {
     fn nvmet_mem_req_check_data_len_lte(req: *mut RawReq, len: usize) -> bool;
     fn nvmet_mem_req_nowait(req: *const RawReq) -> bool;
     fn nvmet_mem_req_defer(req: *mut RawReq);
-    fn nvmet_mem_held_poll();
     fn nvmet_mem_req_ending(req: *const RawReq) -> u16;
     fn nvmet_mem_req_sg(
         req: *const RawReq,
@@ -513,11 +512,4 @@ impl<D: ForeignOwnable> Drop for HeldRequest<D> {
         };
         req.complete(crate::nvme::SC_ABORT_REQ);
     }
-}
-
-/// Makes sure [`crate::backend::poll_held`] runs soon (in at most 100 ms),
-/// from nvmet's workqueue.
-pub(crate) fn poll_held_soon() {
-    // SAFETY: queues a static delayed work that module exit cancels.
-    unsafe { nvmet_mem_held_poll() }
 }

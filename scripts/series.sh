@@ -43,6 +43,7 @@ RUST_PATCHES=(
 	"rust/msg/rcu-box.txt rust/kernel/sync/rcu.rs"
 	"rust/msg/xarray-rcu-insert-find.txt rust/kernel/xarray.rs rust/helpers/xarray.c"
 	"rust/msg/percpu-counter.txt +rust/kernel/percpu_counter.rs rust/kernel/lib.rs rust/helpers/helpers.c +rust/helpers/percpu_counter.c"
+	"rust/msg/workqueue-flush.txt rust/kernel/workqueue.rs"
 )
 # (a file that 7.3 does not have is marked with a leading '+'); a patch
 # that adds files names them in MAINTAINERS: "section|pattern|pattern..."

@@ -23,10 +23,16 @@ VM_KUNIT_FILTER=rust_doctests_kernel VM_APPEND=log_buf_len=4M KDIR=$KDIR \
 	{ sed 's/^/# /' "$out/host.log" | tail -n 30; echo "# the doctest boot failed"; exit 1; }
 # FILE EXAMPLES for each rust/kernel/ file of the repository: the KUnit case
 # names are rust_doctest_kernel_<path, '/' as '_'>_rs_<n>
+# (an example is a fenced block that rustdoc compiles: no tag, `rust` or
+# `no_run`, which the kernel's doctest generator runs too)
 want=$(cd "$NVMET_MEM_TOP/rust/kernel" && find . -name '*.rs' | sort | while read -r f; do
-	n=$(grep -cE '^[[:space:]]*//[/!][[:space:]]*```(rust)?[[:space:]]*$' "$f")
+	n=$(awk '/^[[:space:]]*\/\/[\/!][[:space:]]*```/ {
+			tag = $0; sub(/.*```/, "", tag); gsub(/[[:space:]]/, "", tag)
+			if (!open && tag ~ /^(rust)?(,?no_run)?$/) n++
+			open = !open }
+		END { print n + 0 }' "$f")
 	f=${f#./}
-	echo "${f%.rs} $((n / 2))"
+	echo "${f%.rs} $n"
 done)
 python3 - "$out/dmesg" "$want" <<'PY' || exit 1
 import re, sys

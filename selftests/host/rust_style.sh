@@ -33,11 +33,14 @@ missing=$(awk '{ l[FNR] = $0 }
 		ok = 0; for (i = FNR; i >= FNR - 3 && i > 0; i--) if (l[i] ~ /SAFETY:/) ok = 1
 		if (!ok) print FILENAME ":" FNR }' $rs)
 # in the kernel crate's style, a SAFETY comment may be longer: anywhere in
-# the comment block right above the unsafe block (or on its line)
+# the comment block right above the unsafe block (or on its line, or above
+# the line that a `let ... =` broken before the block starts)
 missing+=$(awk '{ l[FNR] = $0 }
 	/unsafe[[:space:]]*\{/ && $0 !~ /^[[:space:]]*\/\// {
 		ok = (l[FNR] ~ /SAFETY:/)
-		for (i = FNR - 1; i > 0 && l[i] ~ /^[[:space:]]*\/\//; i--) if (l[i] ~ /SAFETY:/) ok = 1
+		i = FNR - 1
+		if (i > 0 && l[i] ~ /=[[:space:]]*$/ && l[i] !~ /^[[:space:]]*\/\//) i--
+		for (; i > 0 && l[i] ~ /^[[:space:]]*\/\//; i--) if (l[i] ~ /SAFETY:/) ok = 1
 		if (!ok) print FILENAME ":" FNR }' $krs)
 [ -z "$missing" ] || { echo "# unsafe without SAFETY: $missing"; rc=1; }
 outside=$(grep -nE '\bunsafe\b' $(ls ./*.rs | grep -vxE './(ffi|entry).rs') |
