@@ -24,7 +24,7 @@ use kernel::page::PAGE_SHIFT;
 use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::{static_lock_class, Arc, Mutex};
+use kernel::sync::{static_lock_class, Arc, ArcBorrow, Mutex};
 use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
 use kernel::workqueue::{self, impl_has_delayed_work, new_delayed_work, DelayedWork, WorkItem};
 use kernel::{new_mutex, pr_err, pr_info};
@@ -238,9 +238,9 @@ pub(crate) struct ObjectTable {
     #[pin]
     held: Mutex<KVec<Arc<MemObject>>>,
     /// Runs [`poll_held`] every [`HELD_POLL_MS`] while commands are held,
-    /// on `system_unbound_wq`: queue and namespace deletions on nvmet's
-    /// own workqueue wait for held commands, so the poll must not run
-    /// there. Module exit flushes it ([`ObjectTable::flush_poll`]).
+    /// on `system_dfl_wq`: queue and namespace deletions on nvmet's own
+    /// workqueue wait for held commands, so the poll must not run there.
+    /// Module exit flushes it ([`ObjectTable::flush_poll`]).
     #[pin]
     poll: DelayedWork<ObjectTable>,
 }
@@ -256,8 +256,11 @@ impl WorkItem for ObjectTable {
     type Pointer = Arc<ObjectTable>;
 
     fn run(this: Arc<ObjectTable>) {
+        // Only the poll ends held commands, and it does not run twice at
+        // once: a command it leaves held still pins its namespace, and so
+        // the module, until a later poll ends it.
         if poll_held(&this) {
-            this.poll_held_later();
+            this.as_arc_borrow().poll_held_later();
         }
     }
 }
@@ -276,15 +279,18 @@ impl ObjectTable {
 
     /// Makes sure that the held commands are polled within
     /// [`HELD_POLL_MS`]; any context.
-    fn poll_held_later(self: &Arc<Self>) {
-        // Already pending: that poll comes soon enough.
-        let _ = workqueue::system_unbound()
-            .enqueue_delayed(self.clone(), msecs_to_jiffies(HELD_POLL_MS));
+    fn poll_held_later(self: ArcBorrow<'_, Self>) {
+        // Already pending: that poll comes soon enough (and the reference
+        // handed back is not the last: the caller borrows another).
+        let _ = workqueue::system_dfl()
+            .enqueue_delayed(Arc::from(self), msecs_to_jiffies(HELD_POLL_MS));
     }
 
     /// Waits until the poll of held commands, if pending or running, has
     /// run; for module exit, when no namespace is enabled and so no command
-    /// can be held (a pending poll finds none and ends). Process context.
+    /// can be held: a command is held and its poll queued under the table's
+    /// lock (see [`hold`]), so a pending poll finds none and ends. Process
+    /// context.
     pub(crate) fn flush_poll(&self) {
         self.poll.flush();
     }
@@ -340,7 +346,7 @@ impl ObjectTable {
 ///
 /// The deletions wait for the command's reference, so they wait up to one
 /// poll more for held commands.
-pub(crate) fn hold(table: &Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
+pub(crate) fn hold(table: ArcBorrow<'_, ObjectTable>, req: Req<'_>, cmd: Command) {
     if req.nowait() {
         // Parsing asked for process context, but a transport may still
         // execute from a softirq (nvmet-fc): go there.
@@ -370,8 +376,11 @@ pub(crate) fn hold(table: &Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     // Command Abort Requested.
     let _ = held.cmds.push((req.hold(), cmd, deadline), GFP_NOWAIT);
     drop(held);
-    drop(polled);
+    // Under the table's lock: the poll that ends this command runs after
+    // it, so once the command has ended (and its namespace may go, and the
+    // module with it) no queueing by this function is left to come.
     table.poll_held_later();
+    drop(polled);
 }
 
 /// A held command that ends, and the status to complete it with (success:

@@ -23,7 +23,7 @@ use crate::ffi::{node_valid, totalram_bytes};
 use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS, MAX_HOLD_MS};
 #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
 use crate::io::NODATA_UNZEROED;
-use crate::store::RESERVE_PAGES;
+use crate::store::{set_reserve_pages, RESERVE_PAGES};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::configfs::{self, AttributeOperations};
 use kernel::fmt::{self, Write as _};
@@ -102,7 +102,7 @@ impl AttributeOperations<1> for Root {
             return Err(EINVAL);
         }
         let pages = bytes.div_ceil(PAGE_SIZE as u64) as usize;
-        RESERVE_PAGES.store(pages, Ordering::Relaxed);
+        set_reserve_pages(pages);
         Ok(())
     }
 }

@@ -146,10 +146,10 @@ macro_rules! hold_fns {
                 // pin the module and so the registration.
                 // SAFETY: an entry point of the registered backend, as
                 // above; the borrow ends with the call.
-                let objects = Arc::from(unsafe { BackendRegistration::context() });
+                let objects = unsafe { BackendRegistration::context() };
                 // SAFETY: nvmet executes a request that this backend parsed
                 // and that is not completed yet.
-                backend::hold(&objects, unsafe { request(ptr) }, $cmd);
+                backend::hold(objects, unsafe { request(ptr) }, $cmd);
             }
         }
     )*};

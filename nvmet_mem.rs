@@ -25,7 +25,6 @@ mod io;
 mod nvme;
 mod store;
 
-use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 module! {
@@ -76,7 +75,7 @@ impl Drop for HeldPoll {
 impl kernel::InPlaceModule for NvmetMem {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
-            store::RESERVE_PAGES.store(store::default_reserve_pages(), Ordering::Relaxed);
+            store::set_reserve_pages(store::default_reserve_pages());
             let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
                 _poll: HeldPoll(objects.clone()),

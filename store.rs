@@ -37,8 +37,21 @@ const _: () = assert!(usize::BITS >= 64);
 /// page is allocated only while more than this much memory is available
 /// (`MemAvailable`). Module-wide, as memory is; configfs sets it
 /// (`reserve_memory`), the module's load sets the default
-/// ([`default_reserve_pages`]).
+/// ([`default_reserve_pages`]), both with [`set_reserve_pages`].
 pub(crate) static RESERVE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
+/// Pages that the stores may still allocate before `MemAvailable` is read
+/// again (see [`above_reserve_with`]).
+static HEADROOM: AtomicUsize = AtomicUsize::new(0);
+
+/// The most pages allocated between two reads of `MemAvailable`: 1 MiB.
+const HEADROOM_MAX: usize = 256;
+
+/// Sets the reserve to `pages`; the next new page reads `MemAvailable`.
+pub(crate) fn set_reserve_pages(pages: usize) {
+    RESERVE_PAGES.store(pages, Ordering::Relaxed);
+    HEADROOM.store(0, Ordering::Relaxed);
+}
 
 /// The default reserve: 1/16 of RAM, so that however many objects promise
 /// however much, hosts that fill them cannot drive the target into the OOM
@@ -49,7 +62,33 @@ pub(crate) fn default_reserve_pages() -> usize {
 
 /// Whether a new page leaves the reserve untouched.
 fn above_reserve() -> bool {
-    ffi::available_pages() > RESERVE_PAGES.load(Ordering::Relaxed)
+    above_reserve_with(ffi::available_pages)
+}
+
+/// Whether a new page leaves the reserve untouched, `available` giving
+/// `MemAvailable` in pages. That reading (`si_mem_available()`) walks every
+/// memory zone, so it is not taken for every page: each reading grants the
+/// pages after it up to 1/64 of the distance to the reserve, at most
+/// [`HEADROOM_MAX`], and the stores' own allocations cannot cross the
+/// reserve between two readings. Near the reserve (less than 64 pages
+/// above it) every page reads it. What the rest of the system allocates
+/// meanwhile is what the reserve is for, as before.
+fn above_reserve_with(available: impl FnOnce() -> usize) -> bool {
+    if HEADROOM
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_sub(1))
+        .is_ok()
+    {
+        return true;
+    }
+    let (avail, reserve) = (available(), RESERVE_PAGES.load(Ordering::Relaxed));
+    if avail <= reserve {
+        return false;
+    }
+    HEADROOM.store(
+        ((avail - reserve) / 64).min(HEADROOM_MAX),
+        Ordering::Relaxed,
+    );
+    true
 }
 
 /// Whether a new page leaves the reserve untouched, once the pages that
@@ -832,12 +871,43 @@ mod tests {
             max_pages: 0,
         };
         // No memory is available above a reserve of everything.
-        let saved = RESERVE_PAGES.swap(usize::MAX, Ordering::Relaxed);
+        let saved = RESERVE_PAGES.load(Ordering::Relaxed);
+        set_reserve_pages(usize::MAX);
         let refused = store.page_for_write(0, any).err();
-        RESERVE_PAGES.store(saved, Ordering::Relaxed);
+        set_reserve_pages(saved);
         assert_eq!(refused, Some(SC_CAP_EXCEEDED | SC_DNR));
         assert_eq!(store.used_pages(), 0);
         assert!(store.page_for_write(0, any).is_ok());
         assert_eq!(store.used_pages(), 1);
+    }
+
+    #[test]
+    fn reserve_read_once_per_headroom() {
+        let saved = RESERVE_PAGES.load(Ordering::Relaxed);
+        let reads = AtomicUsize::new(0);
+        let check = |avail: usize| {
+            above_reserve_with(|| {
+                reads.fetch_add(1, Ordering::Relaxed);
+                avail
+            })
+        };
+        set_reserve_pages(1000);
+        // Far above the reserve: one reading per HEADROOM_MAX + 1 pages.
+        let granted = (0..1024).filter(|_| check(1000 + 64 * 1000)).count();
+        let far = reads.swap(0, Ordering::Relaxed);
+        // Less than 64 pages above it: a reading per page.
+        set_reserve_pages(1000);
+        let near = (0..10).filter(|_| check(1000 + 63)).count();
+        let near_reads = reads.swap(0, Ordering::Relaxed);
+        // At the reserve: refused, and read again each time.
+        let at = (0..3).filter(|_| check(1000)).count();
+        let at_reads = reads.swap(0, Ordering::Relaxed);
+        set_reserve_pages(saved);
+        assert_eq!(
+            (granted, far),
+            (1024, 1024_usize.div_ceil(HEADROOM_MAX + 1))
+        );
+        assert_eq!((near, near_reads), (10, 10));
+        assert_eq!((at, at_reads), (0, 3));
     }
 }

@@ -51,6 +51,11 @@ RUST_PATCHES=(
 declare -A RUST_MAINTAINERS=(
 	[rust/msg/percpu-counter.txt]="PER-CPU MEMORY ALLOCATOR|rust/helpers/percpu*.c|rust/kernel/percpu*.rs"
 )
+# and a line that a patch adds to a file that an earlier patch copies
+# whole: "file|line it goes after|line"
+declare -A RUST_EDITS=(
+	[rust/msg/percpu-counter.txt]="rust/bindings/bindings_helper.h|#include <linux/pci.h>|#include <linux/percpu_counter.h>"
+)
 rust_files=()
 for r in "${RUST_PATCHES[@]}"; do
 	read -r -a w <<<"$r"
@@ -93,6 +98,12 @@ for r in "${RUST_PATCHES[@]}"; do
 		f=${f#+}
 		cp "$NVMET_MEM_TOP/$f" "$src/$f"
 	done
+	if [ -n "${RUST_EDITS[${w[0]}]:-}" ]; then
+		IFS='|' read -r -a e <<<"${RUST_EDITS[${w[0]}]}"
+		grep -qxF "${e[1]}" "$src/${e[0]}" || die "no line '${e[1]}' in ${e[0]}"
+		awk -v after="${e[1]}" -v add="${e[2]}" '{ print } $0 == after { print add }' \
+			"$src/${e[0]}" >"$tmp/edit" && mv "$tmp/edit" "$src/${e[0]}"
+	fi
 	if [ -n "${RUST_MAINTAINERS[${w[0]}]:-}" ]; then
 		IFS='|' read -r -a m <<<"${RUST_MAINTAINERS[${w[0]}]}"
 		awk -v sec="${m[0]}" -v add="$(printf 'F:\t%s\n' "${m[@]:1}")" '

@@ -23,21 +23,23 @@ use core::ops::Deref;
 ///
 /// Only a reference to one exists, from the [`PercpuCounters`] that owns it.
 ///
-/// Every method may be called in any context, interrupts included, and from any CPU at once.
+/// Every method may be called in any context but NMI (adding may fold, and summing always does,
+/// under a raw spinlock with interrupts disabled), and from any CPU at once.
 ///
 /// # Invariants
 ///
-/// The inner `struct percpu_counter` is initialised, and stays so for as long as a reference to
+/// The inner `struct percpu_counter` is initialized, and stays so for as long as a reference to
 /// this value exists.
 #[repr(transparent)]
 pub struct PercpuCounter(Opaque<bindings::percpu_counter>);
 
-// SAFETY: the C functions that this type's methods call serialise on the counter's lock or
+// SAFETY: The C functions that this type's methods call serialise on the counter's lock or
 // change only the calling CPU's count with a per-CPU operation that is safe against interrupts,
-// so a counter may be used from any thread.
+// but for `read()`, a plain load of the shared count that may race a fold and is documented as
+// approximate: a counter may be used from any thread.
 unsafe impl Sync for PercpuCounter {}
 
-// SAFETY: a counter is not tied to the thread or CPU that initialised it.
+// SAFETY: A counter is not tied to the thread or CPU that initialized it.
 unsafe impl Send for PercpuCounter {}
 
 impl PercpuCounter {
@@ -50,7 +52,7 @@ impl PercpuCounter {
     /// [`PercpuCounter::read`] stays within about that batch per CPU of the sum.
     #[inline]
     pub fn add(&self, amount: i64) {
-        // SAFETY: the counter is initialised (type invariant).
+        // SAFETY: The counter is initialized (type invariant).
         unsafe { bindings::percpu_counter_add(self.as_raw(), amount) }
     }
 
@@ -59,14 +61,14 @@ impl PercpuCounter {
     /// seldom read, and then read with [`PercpuCounter::sum`].
     #[inline]
     pub fn add_local(&self, amount: i64) {
-        // SAFETY: the counter is initialised (type invariant).
+        // SAFETY: The counter is initialized (type invariant).
         unsafe { bindings::percpu_counter_add_local(self.as_raw(), amount) }
     }
 
     /// The shared count, without what the CPUs have not folded into it yet.
     #[inline]
     pub fn read(&self) -> i64 {
-        // SAFETY: the counter is initialised (type invariant).
+        // SAFETY: The counter is initialized (type invariant).
         unsafe { bindings::percpu_counter_read(self.as_raw()) }
     }
 
@@ -74,7 +76,7 @@ impl PercpuCounter {
     /// runs meanwhile. Takes time in the number of CPUs, with interrupts disabled.
     #[inline]
     pub fn sum(&self) -> i64 {
-        // SAFETY: the counter is initialised (type invariant).
+        // SAFETY: The counter is initialized (type invariant).
         unsafe { bindings::percpu_counter_sum(self.as_raw()) }
     }
 }
@@ -84,7 +86,7 @@ impl PercpuCounter {
 ///
 /// # Invariants
 ///
-/// The `N` inner `struct percpu_counter` are initialised, by one call of
+/// The `N` inner `struct percpu_counter` are initialized, by one call of
 /// `percpu_counter_init_many()`, until the value is dropped.
 ///
 /// # Examples
@@ -111,27 +113,29 @@ pub struct PercpuCounters<const N: usize> {
     counters: Opaque<[bindings::percpu_counter; N]>,
 }
 
-// SAFETY: what a shared reference allows is what `PercpuCounter` allows, which is `Sync`.
+// SAFETY: What a shared reference allows is what `PercpuCounter` allows, which is `Sync`.
 unsafe impl<const N: usize> Sync for PercpuCounters<N> {}
 
-// SAFETY: the counters are not tied to a thread or CPU: any thread may destroy them.
+// SAFETY: The counters are not tied to a thread or CPU: any thread may destroy them.
 unsafe impl<const N: usize> Send for PercpuCounters<N> {}
 
 impl<const N: usize> PercpuCounters<N> {
     /// `N` counters that start at `amount`, their per-CPU counts allocated with `flags`, their
     /// locks in the lockdep class `key`.
     ///
-    /// `N` must not be zero, and must fit in a `u32`.
+    /// `N` must be between 1 and 8192: the counts of all `N` are one per-CPU allocation, which
+    /// the per-CPU allocator limits to 32 KiB.
     pub fn new(
         amount: i64,
         flags: Flags,
         key: Pin<&'static LockClassKey>,
     ) -> impl PinInit<Self, Error> {
-        const_assert!(N > 0 && N <= u32::MAX as usize);
+        const_assert!(N > 0 && N <= 8192);
         try_pin_init!(Self {
             counters <- Opaque::try_ffi_init(move |slot: *mut [bindings::percpu_counter; N]| {
                 // SAFETY: `slot` is valid for writes of `N` counters and pinned; `key` lives
-                // for ever. On failure the C function leaves nothing to undo.
+                // for ever. On failure the C function leaves nothing to undo, and nothing reads
+                // the counters.
                 to_result(unsafe {
                     bindings::__percpu_counter_init_many(
                         slot.cast(),
@@ -152,7 +156,7 @@ impl<const N: usize> Deref for PercpuCounters<N> {
     fn deref(&self) -> &[PercpuCounter; N] {
         // SAFETY: `PercpuCounter` is a transparent wrapper of `Opaque<percpu_counter>`, which has
         // the layout of `percpu_counter`, so the arrays have the same layout; the counters are
-        // initialised until `self` is dropped (type invariant), which the returned borrow of
+        // initialized until `self` is dropped (type invariant), which the returned borrow of
         // `self` outlives, as the invariant of `PercpuCounter` asks.
         unsafe { &*self.counters.get().cast::<[PercpuCounter; N]>() }
     }
@@ -161,7 +165,7 @@ impl<const N: usize> Deref for PercpuCounters<N> {
 #[pinned_drop]
 impl<const N: usize> PinnedDrop for PercpuCounters<N> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: the `N` counters were initialised together (type invariant), and no reference
+        // SAFETY: The `N` counters were initialized together (type invariant), and no reference
         // to one of them outlives `self`.
         unsafe { bindings::percpu_counter_destroy_many(self.counters.get().cast(), N as u32) };
     }

@@ -578,7 +578,7 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     ///     }),
     ///     GFP_KERNEL,
     /// )?;
-    /// assert!(workqueue::system().enqueue(c.clone()).is_ok());
+    /// assert!(workqueue::system_percpu().enqueue(c.clone()).is_ok());
     /// c.work.flush();
     /// assert_eq!(c.runs.load(Ordering::Relaxed), 1);
     /// assert!(!c.work.flush());
@@ -586,7 +586,7 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     /// ```
     #[inline]
     pub fn flush(&self) -> bool {
-        // SAFETY: `self.work` was initialised by `Work::new`, the only way to make a `Work`, and
+        // SAFETY: `self.work` was initialized by `Work::new`, the only way to make a `Work`, and
         // stays valid while `self` is borrowed, which is for the whole call.
         unsafe { bindings::flush_work(self.work.get()) }
     }
@@ -786,8 +786,10 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     /// itself, and a queueing that comes after the call may still be pending when it returns.
     #[inline]
     pub fn flush(&self) -> bool {
-        // SAFETY: `self.dwork` was initialised by `DelayedWork::new`, the only way to make a
-        // `DelayedWork`, and stays valid while `self` is borrowed, which is for the whole call.
+        // SAFETY: `self.dwork` was initialized by `DelayedWork::new`, the only way to make a
+        // `DelayedWork`, and stays valid while `self` is borrowed, which is for the whole call. A
+        // pending timer queues the work on the queue that `Queue::enqueue_delayed` was called on,
+        // which the contract of `Queue::from_raw` keeps valid while items queued on it may run.
         unsafe { bindings::flush_delayed_work(self.dwork.get()) }
     }
 }
@@ -1126,6 +1128,26 @@ pub fn system_long() -> &'static Queue {
 pub fn system_unbound() -> &'static Queue {
     // SAFETY: `system_unbound_wq` is a C global, always available.
     unsafe { Queue::from_raw(bindings::system_unbound_wq) }
+}
+
+/// Returns the system per-CPU work queue (`system_percpu_wq`).
+///
+/// It is what [`system`] is to become: work items run on the CPU that queued them, concurrency
+/// managed. `system_wq`, which [`system`] returns, is deprecated in C: queueing on it warns once.
+pub fn system_percpu() -> &'static Queue {
+    // SAFETY: `system_percpu_wq` is a C global, always available.
+    unsafe { Queue::from_raw(bindings::system_percpu_wq) }
+}
+
+/// Returns the system default unbound work queue (`system_dfl_wq`).
+///
+/// It is what [`system_unbound`] is to become: workers are not bound to any specific CPU, not
+/// concurrency managed, and queued work items run as soon as `max_active` and resources allow.
+/// `system_unbound_wq`, which [`system_unbound`] returns, is deprecated in C: queueing on it warns
+/// once.
+pub fn system_dfl() -> &'static Queue {
+    // SAFETY: `system_dfl_wq` is a C global, always available.
+    unsafe { Queue::from_raw(bindings::system_dfl_wq) }
 }
 
 /// Returns the system freezable work queue (`system_freezable_wq`).
