@@ -26,7 +26,10 @@ use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{static_lock_class, Arc, ArcBorrow, Mutex};
 use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
-use kernel::workqueue::{self, impl_has_delayed_work, new_delayed_work, DelayedWork, WorkItem};
+use kernel::workqueue::{
+    self, impl_has_delayed_work, impl_has_work, new_delayed_work, new_work, DelayedWork, Work,
+    WorkItem,
+};
 use kernel::{new_mutex, pr_err, pr_info};
 
 /// What a user sets through configfs.
@@ -243,6 +246,15 @@ pub(crate) struct ObjectTable {
     /// Module exit flushes it ([`ObjectTable::flush_poll`]).
     #[pin]
     poll: DelayedWork<ObjectTable>,
+    /// References to objects that a namespace's disable or an `rmdir` let
+    /// go, for [`ObjectTable::reap`] to drop: the last one frees the
+    /// object's pages, which for a large object takes long, and those
+    /// callers hold nvmet's locks (every connect and Identify waits) or
+    /// configfs's.
+    #[pin]
+    dead: Mutex<KVec<Arc<MemObject>>>,
+    #[pin]
+    reap: Work<ObjectTable, 1>,
 }
 
 /// How often held commands are checked for a reason to end.
@@ -250,6 +262,20 @@ pub(crate) const HELD_POLL_MS: u32 = 100;
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self> for ObjectTable { self.poll }
+}
+
+impl_has_work! {
+    impl HasWork<Self, 1> for ObjectTable { self.reap }
+}
+
+impl WorkItem<1> for ObjectTable {
+    type Pointer = Arc<ObjectTable>;
+
+    fn run(this: Arc<ObjectTable>) {
+        let dead = core::mem::take(&mut *this.dead.lock());
+        // Outside the lock: the last reference frees the object's pages.
+        drop(dead);
+    }
 }
 
 impl WorkItem for ObjectTable {
@@ -272,6 +298,8 @@ impl ObjectTable {
                 objects <- new_mutex!(KVec::new()),
                 held <- new_mutex!(KVec::new()),
                 poll <- new_delayed_work!("ObjectTable::poll"),
+                dead <- new_mutex!(KVec::new()),
+                reap <- new_work!("ObjectTable::reap"),
             }),
             GFP_KERNEL,
         )
@@ -283,7 +311,25 @@ impl ObjectTable {
         // Already pending: that poll comes soon enough (and the reference
         // handed back is not the last: the caller borrows another).
         let _ = workqueue::system_dfl()
-            .enqueue_delayed(Arc::from(self), msecs_to_jiffies(HELD_POLL_MS));
+            .enqueue_delayed::<_, 0>(Arc::from(self), msecs_to_jiffies(HELD_POLL_MS));
+    }
+
+    /// Lets go of `obj` on the workqueue ([`ObjectTable::reap`]), so that
+    /// freeing its pages, if this was the last reference, does not hold up
+    /// the caller. Process context. Should the list not grow, the reference
+    /// goes here.
+    pub(crate) fn reap(self: ArcBorrow<'_, Self>, obj: Arc<MemObject>) {
+        let mut dead = self.dead.lock();
+        if dead.reserve(1, GFP_KERNEL).is_err() {
+            drop(dead);
+            return drop(obj);
+        }
+        // Into the room just made: cannot fail.
+        let _ = dead.push(obj, GFP_KERNEL);
+        drop(dead);
+        // Already queued: that run takes this one too (it empties the list
+        // after this push, as the push holds the lock).
+        let _ = workqueue::system_dfl().enqueue::<_, 1>(Arc::from(self));
     }
 
     /// Waits until the poll of held commands, if pending or running, has
@@ -293,6 +339,12 @@ impl ObjectTable {
     /// context.
     pub(crate) fn flush_poll(&self) {
         self.poll.flush();
+    }
+
+    /// Waits until the references handed to [`ObjectTable::reap`] are
+    /// dropped; for module exit, when nothing hands more. Process context.
+    pub(crate) fn flush_reap(&self) {
+        self.reap.flush();
     }
 
     /// Makes room for one more object, so that the [`ObjectTable::add`]
@@ -521,11 +573,13 @@ pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>
     Ok(())
 }
 
-/// nvmet's `disable`: unbind; the data stays with the object.
-pub(crate) fn disable(ns: &mut Namespace<'_, KBox<Binding>>) {
+/// nvmet's `disable`: unbind; the data stays with the object, which
+/// `table` lets go of off nvmet's locks (see [`ObjectTable::reap`]).
+pub(crate) fn disable(table: ArcBorrow<'_, ObjectTable>, ns: &mut Namespace<'_, KBox<Binding>>) {
     if let Some(bound) = ns.take_data() {
         bound.obj.settings.lock().bound = None;
         pr_info!("nsid {}: released {:?}\n", ns.nsid(), &*bound.obj.name);
+        table.reap(bound.obj.clone());
     }
 }
 

@@ -206,6 +206,9 @@ pub(crate) struct ObjectDir {
 impl PinnedDrop for ObjectDir {
     fn drop(self: Pin<&mut Self>) {
         self.objects.remove(&self.obj);
+        // The pages of an unbound object go on the workqueue, off
+        // configfs's locks; a bound one's when its namespace is disabled.
+        self.objects.as_arc_borrow().reap(self.obj.clone());
     }
 }
 

@@ -47,7 +47,10 @@ extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
         // SAFETY: as in `nvmet_mem_rs_enable`; nvmet disables a namespace
         // after every command on it has completed.
         let mut ns = unsafe { Namespace::<KBox<Binding>>::from_raw(ptr) };
-        backend::disable(&mut ns);
+        // SAFETY: an entry point of the registered backend (an enabled
+        // namespace pins the module); the borrow ends with the call.
+        let objects = unsafe { BackendRegistration::context() };
+        backend::disable(objects, &mut ns);
     }
 }
 

@@ -39,7 +39,7 @@ module! {
 #[pin_data]
 struct NvmetMem {
     // Dropped first: the poll of held commands runs this module's code.
-    _poll: HeldPoll,
+    _poll: TableWork,
     // No namespace can bind once the backend is gone.
     _registration: entry::BackendRegistration,
     #[pin]
@@ -64,11 +64,15 @@ impl Drop for RetiredPages {
 /// Flushes the poll of held commands when dropped (see
 /// `backend::ObjectTable::flush_poll`): on unload no namespace is enabled,
 /// so no command is held and a pending poll ends at once.
-struct HeldPoll(kernel::sync::Arc<backend::ObjectTable>);
+struct TableWork(kernel::sync::Arc<backend::ObjectTable>);
 
-impl Drop for HeldPoll {
+impl Drop for TableWork {
     fn drop(&mut self) {
         self.0.flush_poll();
+        // A disable or rmdir just before the unload may have queued the
+        // freeing of an object's pages: wait for it (the pages themselves
+        // go a grace period later, which `_retired` waits for).
+        self.0.flush_reap();
     }
 }
 
@@ -78,7 +82,7 @@ impl kernel::InPlaceModule for NvmetMem {
             store::set_reserve_pages(store::default_reserve_pages());
             let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
-                _poll: HeldPoll(objects.clone()),
+                _poll: TableWork(objects.clone()),
                 _configfs <- configfs::subsystem(objects.clone()),
                 _registration: entry::BackendRegistration::new(objects)?,
                 _retired: RetiredPages,

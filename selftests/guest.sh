@@ -33,6 +33,7 @@ TESTS=(
 	mem_inject
 	mem_resize
 	mem_thin
+	mem_reap
 	mem_latency
 	mem_hold
 	mem_nvmetcli

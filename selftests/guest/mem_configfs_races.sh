@@ -175,12 +175,16 @@ wait $io_pid || fail "I/O after the rmdir of its object: $(tail -n 1 "$tmp/round
 msg "$rounds rounds of 8 MiB written, read back and compared across the rmdir"
 nvme disconnect -n testnqn.cr >/dev/null
 # the removed object's pages (8 MiB per round) go with the namespace's
-# binding; counted as pages freed (MemFree would miss those that stay on
-# the per-CPU lists)
+# binding, on the table's reap work after the disable and a grace period
+# later (mem_reap); counted as pages freed (MemFree would miss those that
+# stay on the per-CPU lists), waiting up to 30 s for them
 pgfree() { awk '$1 == "pgfree" { print $2 }' /proc/vmstat; }
 before=$(pgfree)
 write_attr "$ns1/enable" 0
-freed=$(( $(pgfree) - before ))
+end=$((SECONDS + 30))
+while freed=$(( $(pgfree) - before )); [ "$freed" -lt $((rounds * 2048)) ] && [ $SECONDS -le $end ]; do
+	sleep 0.2
+done
 msg "disable freed $freed pages"
 [ "$freed" -ge $((rounds * 2048)) ] ||
 	fail "disable freed $freed pages, expected the object's $((rounds * 2048))"
