@@ -579,7 +579,10 @@ pub(crate) fn disable(table: ArcBorrow<'_, ObjectTable>, ns: &mut Namespace<'_, 
     if let Some(bound) = ns.take_data() {
         bound.obj.settings.lock().bound = None;
         pr_info!("nsid {}: released {:?}\n", ns.nsid(), &*bound.obj.name);
-        table.reap(bound.obj.clone());
+        // The binding's own reference, moved: no copy of it is left here
+        // to be the last one if the reap work runs first.
+        let Binding { obj, .. } = KBox::into_inner(bound);
+        table.reap(obj);
     }
 }
 

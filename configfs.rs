@@ -207,7 +207,9 @@ impl PinnedDrop for ObjectDir {
     fn drop(self: Pin<&mut Self>) {
         self.objects.remove(&self.obj);
         // The pages of an unbound object go on the workqueue, off
-        // configfs's locks; a bound one's when its namespace is disabled.
+        // configfs's locks (a bound one's when its namespace is disabled),
+        // unless the reap work runs before this directory's own reference
+        // goes: then that one frees them here, as it always did.
         self.objects.as_arc_borrow().reap(self.obj.clone());
     }
 }

@@ -43,7 +43,7 @@ dd if="$DEV" of=/dev/null bs=1M count=8 iflag=direct status=none || fail "readin
 nvme disconnect -n testnqn.reap >/dev/null || fail "disconnect"
 echo >"$tr/trace"
 write_attr "$CFS/subsystems/testnqn.reap/namespaces/1/enable" 0 || fail "disable"
-wait_reaps 1 || fail "the disable did not hand the last reference to the reap work"
+wait_reaps 1 || fail "the disable did not hand its reference to the reap work"
 echo 0 >"$ev/enable"
 msg "rmdir and disable of an object with $pages pages each handed their reference to the reap work"
 # the name is free and a new object of it is empty
