@@ -154,10 +154,10 @@ impl<const N: usize> Deref for PercpuCounters<N> {
     type Target = [PercpuCounter; N];
 
     fn deref(&self) -> &[PercpuCounter; N] {
-        // SAFETY: `PercpuCounter` is a transparent wrapper of `Opaque<percpu_counter>`, which has
-        // the layout of `percpu_counter`, so the arrays have the same layout; the counters are
-        // initialized until `self` is dropped (type invariant), which the returned borrow of
-        // `self` outlives, as the invariant of `PercpuCounter` asks.
+        // The returned borrow of `self` ends before the counters go (type invariant), as the
+        // invariant of `PercpuCounter` asks.
+        // SAFETY: `PercpuCounter` is a transparent `Opaque<percpu_counter>`, so the arrays have
+        // the same layout, and the counters are initialized while `self` is borrowed.
         unsafe { &*self.counters.get().cast::<[PercpuCounter; N]>() }
     }
 }
