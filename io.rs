@@ -12,7 +12,7 @@
 //! not reach the host (on debug kernels a test hook can skip that zeroing,
 //! see `NODATA_UNZEROED`). Every other opcode is Invalid Opcode.
 //!
-//! Every execute function honours nowait (patch 0008): nvme-loop calls it
+//! Every execute function honours nowait (patch 0009): nvme-loop calls it
 //! from its submission context, where it must not sleep. Read, Compare,
 //! Verify, Flush and a Write to allocated pages never sleep and complete
 //! there; a Write that needs a page, Write Zeroes and Dataset Management

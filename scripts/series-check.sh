@@ -6,7 +6,7 @@
 # selftests/host/series_bisect.sh (in make check) builds each prefix's
 # drivers/nvme/target as an external module against the guest kernel tree,
 # which carries the whole series: a prefix whose code needs a change that a
-# later patch makes outside drivers/nvme/target (patch 6 edits
+# later patch makes outside drivers/nvme/target (patch 7 edits
 # include/linux/nvme.h, and the nvme host includes it too) passes there and
 # breaks a bisect. Here a kernel tree of its own starts from pristine Linux
 # 7.3 and takes the series one patch at a time; after each patch the whole

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The nowait contract on nvme-loop (patch 0008): nvme-loop calls execute
+# The nowait contract on nvme-loop (patch 0009): nvme-loop calls execute
 # from its submission context; reads and writes to allocated pages complete
 # there, writes that need a page hand themselves to nvmet_wq with
 # nvmet_req_defer(). Counted with the workqueue_queue_work trace event: a
