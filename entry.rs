@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The entry points that nvmet calls through the backend ops table
-//! (`nvmet_mem_rs_*`, see `nvmet_mem_glue.c`) and the `execute` callbacks
+//! (`nvmet_mem_rs_*`, declared in `nvmet_mem_glue.h`, whose prototypes
+//! `#[export]` checks against bindgen's) and the `execute` callbacks
 //! that parsing installs, one per command.
 //!
 //! Each wraps its raw argument in a handle of [`crate::ffi`] and calls the
@@ -22,8 +23,13 @@ use kernel::sync::Arc;
 pub(crate) type BackendRegistration = Registration<Arc<ObjectTable>>;
 
 /// nvmet's `enable` operation.
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_enable(ns: *mut RawNs) -> c_int {
+///
+/// # Safety
+///
+/// Called by nvmet only, through the ops table, with a namespace it is
+/// enabling through this backend (see `nvmet_ns_enable()`).
+#[export]
+unsafe extern "C" fn nvmet_mem_rs_enable(ns: *mut RawNs) -> c_int {
     let Some(ptr) = NonNull::new(ns) else {
         return EINVAL.to_errno();
     };
@@ -41,8 +47,13 @@ extern "C" fn nvmet_mem_rs_enable(ns: *mut RawNs) -> c_int {
 }
 
 /// nvmet's `disable` operation.
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
+///
+/// # Safety
+///
+/// Called by nvmet only, through the ops table, with a namespace that it
+/// enabled through this backend and is disabling.
+#[export]
+unsafe extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
     if let Some(ptr) = NonNull::new(ns) {
         // SAFETY: as in `nvmet_mem_rs_enable`; nvmet disables a namespace
         // after every command on it has completed.
@@ -55,8 +66,13 @@ extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
 }
 
 /// Blocks backed by pages, for Identify Namespace (NUSE).
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
+///
+/// # Safety
+///
+/// Called by the glue's `ns_info` hook only, with an enabled namespace of
+/// this backend that the Identify command holds a reference on.
+#[export]
+unsafe extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
     match NonNull::new(ns) {
         Some(ptr) => {
             // SAFETY: the ns_info hook runs for an enabled namespace of this
@@ -69,8 +85,13 @@ extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
 }
 
 /// nvmet's `revalidate` operation: update the namespace's size.
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_revalidate(ns: *mut RawNs) {
+///
+/// # Safety
+///
+/// Called by nvmet only, through the ops table, with an enabled namespace
+/// of this backend.
+#[export]
+unsafe extern "C" fn nvmet_mem_rs_revalidate(ns: *mut RawNs) {
     if let Some(ptr) = NonNull::new(ns) {
         // SAFETY: nvmet revalidates an enabled namespace of this backend,
         // holding the subsystem lock (configfs `revalidate_size`) or a
@@ -93,8 +114,13 @@ unsafe fn request<'a>(req: NonNull<RawReq>) -> Req<'a> {
 }
 
 /// nvmet's `parse_io_cmd` operation; returns an NVMe status.
-#[no_mangle]
-extern "C" fn nvmet_mem_rs_parse_io_cmd(req: *mut RawReq) -> u16 {
+///
+/// # Safety
+///
+/// Called by nvmet only, through the ops table, with an I/O command on a
+/// namespace enabled through this backend.
+#[export]
+unsafe extern "C" fn nvmet_mem_rs_parse_io_cmd(req: *mut RawReq) -> u16 {
     let Some(ptr) = NonNull::new(req) else {
         return SC_INTERNAL;
     };

@@ -5,9 +5,10 @@
 //! This module, its children and `nvmet_mem_glue.c` are the only places
 //! that deal with raw pointers, together with the entry points in
 //! [`crate::entry`] that wrap nvmet's raw arguments in the handles defined
-//! here. nvmet's structures stay opaque: every field is read or written by
-//! a C accessor that includes nvmet's own header, so no layout is written
-//! down in Rust. Nothing here imports from the logic above it.
+//! here. nvmet's structures, its exported functions and the C glue's
+//! functions come from bindgen (rust/bindings/bindings_helper.h includes
+//! nvmet.h and `nvmet_mem_glue.h`), so no layout or prototype is written
+//! down by hand. Nothing here imports from the logic above it.
 //!
 //! - [`nvmet`]: the backend registration and the handles of a namespace
 //!   and of an I/O command;
@@ -27,41 +28,32 @@ pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePag
 pub(crate) use sg::TestBuffer;
 pub(crate) use sg::{Direction, SgCursor};
 
-use kernel::prelude::*;
-
-extern "C" {
-    fn nvmet_mem_totalram_bytes() -> u64;
-    fn nvmet_mem_available_pages() -> usize;
-    fn nvmet_mem_node_valid(nid: c_int) -> bool;
-    fn nvmet_mem_cond_resched();
-    fn nvmet_mem_random_below(ceil: u32) -> u32;
-    fn nvmet_mem_random_u64() -> u64;
-}
+use kernel::bindings;
 
 /// Bytes of RAM the kernel manages.
 pub(crate) fn totalram_bytes() -> u64 {
     // SAFETY: reads a global counter; no preconditions.
-    unsafe { nvmet_mem_totalram_bytes() }
+    unsafe { bindings::nvmet_mem_totalram_bytes() }
 }
 
 /// Pages of memory available to new allocations without swapping
 /// (`MemAvailable` in /proc/meminfo).
 pub(crate) fn available_pages() -> usize {
     // SAFETY: reads global counters; no preconditions.
-    unsafe { nvmet_mem_available_pages() }
+    unsafe { bindings::nvmet_mem_available_pages() }
 }
 
 /// Whether `nid` is `NUMA_NO_NODE` (-1) or an online node.
 pub(crate) fn node_valid(nid: i32) -> bool {
     // SAFETY: the C side range-checks `nid` before using it.
-    unsafe { nvmet_mem_node_valid(nid) }
+    unsafe { bindings::nvmet_mem_node_valid(nid) }
 }
 
 /// Yields the CPU if a reschedule is due. Only for process context.
 pub(crate) fn cond_resched() {
     // SAFETY: `cond_resched` may sleep; every caller runs in process
     // context without spinlocks held (see the callers' documentation).
-    unsafe { nvmet_mem_cond_resched() }
+    unsafe { bindings::nvmet_mem_cond_resched() }
 }
 
 /// A uniformly distributed random number in `[0, ceil)`; 0 if `ceil` is 0.
@@ -71,7 +63,7 @@ pub(crate) fn random_below(ceil: u32) -> u32 {
         return 0;
     }
     // SAFETY: `get_random_u32_below` takes any non-zero bound.
-    unsafe { nvmet_mem_random_below(ceil) }
+    unsafe { bindings::nvmet_mem_random_below(ceil) }
 }
 
 /// A uniformly distributed random number in `[0, ceil)`, for any `u64`
@@ -79,6 +71,6 @@ pub(crate) fn random_below(ceil: u32) -> u32 {
 /// `ceil` is 0. Any context.
 pub(crate) fn random_u64_below(ceil: u64) -> u64 {
     // SAFETY: `get_random_u64` may be called from any context.
-    let r = unsafe { nvmet_mem_random_u64() };
+    let r = unsafe { bindings::nvmet_mem_random_u64() };
     ((u128::from(r) * u128::from(ceil)) >> 64) as u64
 }

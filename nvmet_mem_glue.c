@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C half of nvmet-mem's FFI layer.
- *
- * struct nvmet_ns and struct nvmet_req live in the private header of the
- * nvmet core (drivers/nvme/target/nvmet.h), which is not part of the
- * kernel's Rust bindings. Rather than restate any of their layout in Rust,
- * this object includes the header, owns the backend ops table and offers
- * flat accessors, with the timer that the Rust side does not yet take
- * from the kernel crate. Decisions live in Rust.
+ * C half of nvmet-mem's FFI layer: the backend ops table and its
+ * registration, the delayed completion timer, and the static inlines of
+ * the kernel that the Rust side does not yet take from the kernel crate.
+ * nvmet's structures and exported functions reach Rust through bindgen
+ * (rust/bindings/bindings_helper.h includes nvmet.h); decisions live in
+ * Rust.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -19,7 +17,6 @@
 #include <linux/preempt.h>
 #include <linux/random.h>
 #include <linux/sched.h>
-#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
@@ -77,117 +74,7 @@ void *nvmet_mem_ctx(void)
 	return nvmet_mem_context;
 }
 
-/* ---- namespace ---- */
-
-const char *nvmet_mem_ns_device_path(const struct nvmet_ns *ns)
-{
-	return ns->device_path;
-}
-
-u32 nvmet_mem_ns_nsid(const struct nvmet_ns *ns)
-{
-	return ns->nsid;
-}
-
-void nvmet_mem_ns_set_geometry(struct nvmet_ns *ns, u64 size, u32 blksize_shift)
-{
-	ns->size = size;
-	ns->blksize_shift = blksize_shift;
-}
-
-/*
- * The backend's revalidate: nvmet calls it from the namespace's
- * revalidate_size attribute and from Identify Namespace, and announces a
- * change of ns->size to the hosts.
- */
-void nvmet_mem_ns_set_size(struct nvmet_ns *ns, u64 size)
-{
-	ns->size = size;
-}
-
-void *nvmet_mem_ns_data(const struct nvmet_ns *ns)
-{
-	return ns->backend_data;
-}
-
-void nvmet_mem_ns_set_data(struct nvmet_ns *ns, void *data)
-{
-	ns->backend_data = data;
-}
-
-/* ---- request ---- */
-
-void *nvmet_mem_req_ns_data(const struct nvmet_req *req)
-{
-	return req->ns->backend_data;
-}
-
-u8 nvmet_mem_req_opcode(const struct nvmet_req *req)
-{
-	return req->cmd->common.opcode;
-}
-
-/* Read, Write, Compare, Write Zeroes and Verify share these fields. */
-u64 nvmet_mem_req_slba(const struct nvmet_req *req)
-{
-	return le64_to_cpu(req->cmd->rw.slba);
-}
-
-u32 nvmet_mem_req_nlb(const struct nvmet_req *req)
-{
-	return (u32)le16_to_cpu(req->cmd->rw.length) + 1;
-}
-
-/*
- * Number of Ranges is bits 07:00 of CDW10, 0's based; bits 31:08 are
- * reserved (the core's bdev and file backends read the whole dword).
- */
-u32 nvmet_mem_req_dsm_nr(const struct nvmet_req *req)
-{
-	return (le32_to_cpu(req->cmd->dsm.nr) & 0xff) + 1;
-}
-
-u32 nvmet_mem_req_dsm_attributes(const struct nvmet_req *req)
-{
-	return le32_to_cpu(req->cmd->dsm.attributes);
-}
-
-u32 nvmet_mem_req_dsm_len(const struct nvmet_req *req)
-{
-	return nvmet_mem_req_dsm_nr(req) * sizeof(struct nvme_dsm_range);
-}
-
-u16 nvmet_mem_req_dsm_range(struct nvmet_req *req, u32 i, u64 *slba, u32 *nlb)
-{
-	struct nvme_dsm_range range;
-	u16 status;
-
-	status = nvmet_copy_from_sgl(req, i * sizeof(range), &range,
-				     sizeof(range));
-	if (status)
-		return status;
-	*slba = le64_to_cpu(range.slba);
-	*nlb = le32_to_cpu(range.nlb);
-	return 0;
-}
-
-void nvmet_mem_req_set_execute(struct nvmet_req *req,
-			       void (*execute)(struct nvmet_req *req),
-			       bool nowait_capable)
-{
-	req->execute = execute;
-	req->nowait_capable = nowait_capable;
-}
-
-bool nvmet_mem_req_check_transfer_len(struct nvmet_req *req, size_t len)
-{
-	return nvmet_check_transfer_len(req, len);
-}
-
-bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len)
-{
-	return nvmet_check_data_len_lte(req, len);
-}
+/* ---- requests ---- */
 
 /*
  * Whether execute must not sleep: the transport said so (nvme-loop), or
@@ -196,52 +83,6 @@ bool nvmet_mem_req_check_data_len_lte(struct nvmet_req *req, size_t len)
 bool nvmet_mem_req_nowait(const struct nvmet_req *req)
 {
 	return req->nowait || in_interrupt();
-}
-
-void nvmet_mem_req_defer(struct nvmet_req *req)
-{
-	nvmet_req_defer(req);
-}
-
-/*
- * The command's data buffer: its first scatterlist entry (NULL if none),
- * with in *@nents the number of entries that hold its data and in *@len
- * the bytes they hold for it: the data length (without separate metadata),
- * or less if the list ends first. The entries are walked rather than taken
- * from req->sg_cnt, which nvmet-fc sets to the count of DMA-mapped
- * segments (fewer than the entries where an IOMMU merges them).
- */
-struct scatterlist *nvmet_mem_req_sg(const struct nvmet_req *req,
-				     unsigned int *nents, size_t *len)
-{
-	size_t want = req->transfer_len - req->metadata_len, got = 0;
-	struct scatterlist *sg;
-	unsigned int n = 0;
-
-	if (!req->sg_cnt || req->metadata_len > req->transfer_len)
-		want = 0;
-	for (sg = want ? req->sg : NULL; sg && got < want; sg = sg_next(sg)) {
-		got += sg->length;
-		n++;
-	}
-	*nents = n;
-	*len = min(got, want);
-	return n ? req->sg : NULL;
-}
-
-/*
- * Records an error for the Error Information log: @loc is the byte offset
- * of the command field it concerns, @slba the LBA where it happened.
- */
-void nvmet_mem_req_set_error(struct nvmet_req *req, u16 loc, u64 slba)
-{
-	req->error_loc = loc;
-	req->error_slba = slba;
-}
-
-void nvmet_mem_req_complete(struct nvmet_req *req, u16 status)
-{
-	nvmet_req_complete(req, status);
 }
 
 /* ---- held commands ---- */
@@ -313,11 +154,6 @@ int nvmet_mem_req_complete_after(struct nvmet_req *req, u16 status,
 		      HRTIMER_MODE_REL_SOFT);
 	hrtimer_start(&d->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
 	return 0;
-}
-
-u16 nvmet_mem_req_invalid_opcode(struct nvmet_req *req)
-{
-	return nvmet_report_invalid_opcode(req);
 }
 
 void nvmet_mem_cond_resched(void)

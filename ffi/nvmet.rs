@@ -8,8 +8,7 @@
 //! command on it can borrow; the entry points fix `D` once for the crate.
 
 use super::sg::{Direction, SgCursor};
-use core::ffi::c_void;
-use core::marker::{PhantomData, PhantomPinned};
+use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use kernel::bindings;
 use kernel::error::to_result;
@@ -20,57 +19,19 @@ use kernel::types::ForeignOwnable;
 /// An NVMe status code as nvmet takes it (status field, DNR bit included).
 pub(crate) type Status = u16;
 
-/// Opaque `struct nvmet_ns`.
-#[repr(C)]
-pub(crate) struct RawNs {
-    _opaque: [u8; 0],
-    _pin: PhantomData<PhantomPinned>,
-}
+/// nvmet's `struct nvmet_ns`, as bindgen sees it in nvmet.h.
+pub(crate) type RawNs = bindings::nvmet_ns;
 
-/// Opaque `struct nvmet_req`.
-#[repr(C)]
-pub(crate) struct RawReq {
-    _opaque: [u8; 0],
-    _pin: PhantomData<PhantomPinned>,
-}
+/// nvmet's `struct nvmet_req`, as bindgen sees it in nvmet.h.
+pub(crate) type RawReq = bindings::nvmet_req;
 
 /// An `execute` callback, as [`Request::set_execute`] installs it.
 pub(crate) type ExecuteFn = extern "C" fn(*mut RawReq);
 
-// The C accessors; see nvmet_mem_glue.h for what each does.
-extern "C" {
-    fn nvmet_mem_register(ctx: *mut c_void) -> c_int;
-    fn nvmet_mem_unregister();
-    fn nvmet_mem_ctx() -> *mut c_void;
-    fn nvmet_mem_ns_device_path(ns: *const RawNs) -> *const c_char;
-    fn nvmet_mem_ns_nsid(ns: *const RawNs) -> u32;
-    fn nvmet_mem_ns_set_geometry(ns: *mut RawNs, size: u64, blksize_shift: u32);
-    fn nvmet_mem_ns_set_size(ns: *mut RawNs, size: u64);
-    fn nvmet_mem_ns_data(ns: *const RawNs) -> *mut c_void;
-    fn nvmet_mem_ns_set_data(ns: *mut RawNs, data: *mut c_void);
-    fn nvmet_mem_req_ns_data(req: *const RawReq) -> *mut c_void;
-    fn nvmet_mem_req_opcode(req: *const RawReq) -> u8;
-    fn nvmet_mem_req_slba(req: *const RawReq) -> u64;
-    fn nvmet_mem_req_nlb(req: *const RawReq) -> u32;
-    fn nvmet_mem_req_dsm_nr(req: *const RawReq) -> u32;
-    fn nvmet_mem_req_dsm_attributes(req: *const RawReq) -> u32;
-    fn nvmet_mem_req_dsm_len(req: *const RawReq) -> u32;
-    fn nvmet_mem_req_dsm_range(req: *mut RawReq, i: u32, slba: *mut u64, nlb: *mut u32) -> u16;
-    fn nvmet_mem_req_set_execute(req: *mut RawReq, execute: ExecuteFn, nowait_capable: bool);
-    fn nvmet_mem_req_check_transfer_len(req: *mut RawReq, len: usize) -> bool;
-    fn nvmet_mem_req_check_data_len_lte(req: *mut RawReq, len: usize) -> bool;
-    fn nvmet_mem_req_nowait(req: *const RawReq) -> bool;
-    fn nvmet_mem_req_defer(req: *mut RawReq);
-    fn nvmet_mem_req_ending(req: *const RawReq) -> u16;
-    fn nvmet_mem_req_sg(
-        req: *const RawReq,
-        nents: *mut c_uint,
-        len: *mut usize,
-    ) -> *mut bindings::scatterlist;
-    fn nvmet_mem_req_set_error(req: *mut RawReq, loc: u16, slba: u64);
-    fn nvmet_mem_req_complete(req: *mut RawReq, status: u16);
-    fn nvmet_mem_req_complete_after(req: *mut RawReq, status: u16, delay_ns: u64) -> c_int;
-    fn nvmet_mem_req_invalid_opcode(req: *mut RawReq) -> u16;
+/// A size as nvmet's `loff_t` holds it (configfs keeps an object's size
+/// at or below `i64::MAX`, so this saturates only in theory).
+fn loff(size: u64) -> bindings::loff_t {
+    bindings::loff_t::try_from(size).unwrap_or(bindings::loff_t::MAX)
 }
 
 /// The `mem` backend's registration with nvmet; dropping it unregisters.
@@ -88,7 +49,7 @@ impl<T: ForeignOwnable> Registration<T> {
         let ctx = ctx.into_foreign();
         // SAFETY: the ops table is a static of this module with all mandatory
         // operations set and outlives the registration, which `Drop` removes.
-        let ret = unsafe { nvmet_mem_register(ctx) };
+        let ret = unsafe { bindings::nvmet_mem_register(ctx) };
         if let Err(e) = to_result(ret) {
             // SAFETY: `ctx` came from `into_foreign` above and nvmet never
             // saw it, as registration failed.
@@ -109,7 +70,7 @@ impl<T: ForeignOwnable> Registration<T> {
     pub(crate) unsafe fn context<'a>() -> T::Borrowed<'a> {
         // SAFETY: the context came from `into_foreign` in `new` and is
         // reclaimed only after unregistering (caller's guarantee).
-        unsafe { T::borrow(nvmet_mem_ctx()) }
+        unsafe { T::borrow(bindings::nvmet_mem_ctx()) }
     }
 }
 
@@ -119,8 +80,8 @@ impl<T: ForeignOwnable> Drop for Registration<T> {
         // reference on this module, and module exit runs only without any.
         // SAFETY: `new` registered the ops table; this is the only handle.
         let ctx = unsafe {
-            let ctx = nvmet_mem_ctx();
-            nvmet_mem_unregister();
+            let ctx = bindings::nvmet_mem_ctx();
+            bindings::nvmet_mem_unregister();
             ctx
         };
         // SAFETY: `ctx` came from `into_foreign` in `new`; no entry point
@@ -161,7 +122,7 @@ impl<'a, D: ForeignOwnable> Namespace<'a, D> {
     /// The namespace's `device_path` configfs attribute, if set.
     pub(crate) fn device_path(&self) -> Option<&CStr> {
         // SAFETY: `self.ptr` is a valid namespace (type invariant).
-        let p = unsafe { nvmet_mem_ns_device_path(self.ptr.as_ptr()) };
+        let p = unsafe { (*self.ptr.as_ptr()).device_path };
         if p.is_null() {
             return None;
         }
@@ -174,14 +135,18 @@ impl<'a, D: ForeignOwnable> Namespace<'a, D> {
     /// The namespace ID.
     pub(crate) fn nsid(&self) -> u32 {
         // SAFETY: `self.ptr` is a valid namespace (type invariant).
-        unsafe { nvmet_mem_ns_nsid(self.ptr.as_ptr()) }
+        unsafe { (*self.ptr.as_ptr()).nsid }
     }
 
     /// Sets the size in bytes and the logical block size as a shift.
     pub(crate) fn set_geometry(&mut self, size: u64, blksize_shift: u32) {
+        let ns = self.ptr.as_ptr();
         // SAFETY: `self.ptr` is a valid namespace that we use exclusively
         // (type invariant), so writing its size fields races with nothing.
-        unsafe { nvmet_mem_ns_set_geometry(self.ptr.as_ptr(), size, blksize_shift) };
+        unsafe {
+            (*ns).size = loff(size);
+            (*ns).blksize_shift = blksize_shift;
+        }
     }
 
     /// Attaches the data that commands borrow with [`Request::data`],
@@ -190,15 +155,15 @@ impl<'a, D: ForeignOwnable> Namespace<'a, D> {
         // SAFETY: exclusive use (type invariant). Should data be attached
         // already, it is leaked, never freed twice; `enable` attaches data
         // to a namespace that carries none, `disable` takes it back.
-        unsafe { nvmet_mem_ns_set_data(self.ptr.as_ptr(), data.into_foreign()) };
+        unsafe { (*self.ptr.as_ptr()).backend_data = data.into_foreign() };
     }
 
     /// Detaches the data attached by [`Namespace::set_data`].
     pub(crate) fn take_data(&mut self) -> Option<D> {
-        // SAFETY: exclusive use (type invariant).
-        let p = unsafe { nvmet_mem_ns_data(self.ptr.as_ptr()) };
-        // SAFETY: as above; clearing it first means it is reclaimed once.
-        unsafe { nvmet_mem_ns_set_data(self.ptr.as_ptr(), ptr::null_mut()) };
+        // SAFETY: exclusive use (type invariant); clearing the field means
+        // that what it held is reclaimed once.
+        let p =
+            unsafe { ptr::replace(&raw mut (*self.ptr.as_ptr()).backend_data, ptr::null_mut()) };
         // SAFETY: a non-NULL pointer came from `D::into_foreign` (type
         // invariant); no command borrows it, as nvmet disables a namespace
         // only after every command on it has completed.
@@ -239,7 +204,7 @@ impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
     /// The data attached by [`Namespace::set_data`], if any.
     pub(crate) fn data(&self) -> Option<D::Borrowed<'_>> {
         // SAFETY: `self.ptr` is a valid namespace (type invariant).
-        let p = unsafe { nvmet_mem_ns_data(self.ptr.as_ptr()) };
+        let p = unsafe { (*self.ptr.as_ptr()).backend_data };
         if p.is_null() {
             return None;
         }
@@ -254,7 +219,7 @@ impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
         // writes the field with no more locking than its caller holds (as
         // the bdev and file backends do): it is nvmet's to synchronise.
         // SAFETY: `self.ptr` is a valid namespace (type invariant).
-        unsafe { nvmet_mem_ns_set_size(self.ptr.as_ptr(), size) };
+        unsafe { (*self.ptr.as_ptr()).size = loff(size) };
     }
 }
 
@@ -294,51 +259,70 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         self.ptr.as_ptr()
     }
 
+    /// The command's submission queue entry: the transport wrote it
+    /// before nvmet parsed it, and nothing writes it until the command
+    /// completes, which needs `self` back.
+    fn cmd(&self) -> &bindings::nvme_command {
+        // SAFETY: a valid request (type invariant); its `cmd` is valid and
+        // unchanging while `self` is borrowed (see above).
+        unsafe { &*(*self.raw()).cmd }
+    }
+
     /// The command's opcode.
     pub(crate) fn opcode(&self) -> u8 {
-        // SAFETY: `self.ptr` is a valid request with its command set.
-        unsafe { nvmet_mem_req_opcode(self.raw()) }
+        // SAFETY: every member of the union starts with the common header.
+        unsafe { self.cmd().__bindgen_anon_1.common.opcode }
     }
 
     /// Starting LBA (Read, Write, Compare, Write Zeroes, Verify).
     pub(crate) fn slba(&self) -> u64 {
-        // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_slba(self.raw()) }
+        // SAFETY: the union's members are plain integers, valid for any
+        // bits; Write Zeroes and Verify put SLBA where Read and Write do.
+        u64::from_le(unsafe { self.cmd().__bindgen_anon_1.rw.slba })
     }
 
     /// Number of logical blocks, 1-based (same commands as `slba`).
     pub(crate) fn nlb(&self) -> u32 {
-        // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_nlb(self.raw()) }
+        // SAFETY: as in `slba`.
+        u32::from(u16::from_le(unsafe {
+            self.cmd().__bindgen_anon_1.rw.length
+        })) + 1
     }
 
-    /// Number of ranges of a Dataset Management command, 1-based.
+    /// Number of ranges of a Dataset Management command, 1-based: bits
+    /// 07:00 of CDW10, 0's based (bits 31:08 are reserved, though the
+    /// core's bdev and file backends read the whole dword).
     pub(crate) fn dsm_nr(&self) -> u32 {
-        // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_dsm_nr(self.raw()) }
+        // SAFETY: as in `slba`.
+        (u32::from_le(unsafe { self.cmd().__bindgen_anon_1.dsm.nr }) & 0xff) + 1
     }
 
     /// Attributes of a Dataset Management command.
     pub(crate) fn dsm_attributes(&self) -> u32 {
-        // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_dsm_attributes(self.raw()) }
+        // SAFETY: as in `slba`.
+        u32::from_le(unsafe { self.cmd().__bindgen_anon_1.dsm.attributes })
     }
 
     /// Length in bytes of a Dataset Management command's range list.
     pub(crate) fn dsm_len(&self) -> usize {
-        // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_dsm_len(self.raw()) as usize }
+        self.dsm_nr() as usize * core::mem::size_of::<bindings::nvme_dsm_range>()
     }
 
     /// Range `i` of a Dataset Management command as (SLBA, NLB), copied
     /// from the command's data.
     pub(crate) fn dsm_range(&self, i: u32) -> Result<(u64, u32), Status> {
-        let (mut slba, mut nlb) = (0u64, 0u32);
-        // SAFETY: a valid request; the C side bounds the copy by the data
-        // length and writes only the two locals.
-        let status = unsafe { nvmet_mem_req_dsm_range(self.raw(), i, &mut slba, &mut nlb) };
+        let mut range = bindings::nvme_dsm_range::default();
+        let size = core::mem::size_of_val(&range);
+        // An offset past the data (at most 256 ranges of 16 bytes here)
+        // makes the copy fail.
+        let off = isize::try_from(i as usize * size).unwrap_or(isize::MAX);
+        // SAFETY: a valid request; nvmet_copy_from_sgl() copies at most
+        // `size` bytes into `range`, and fails if the data ends first.
+        let status = unsafe {
+            bindings::nvmet_copy_from_sgl(self.raw(), off, (&raw mut range).cast(), size)
+        };
         match status {
-            0 => Ok((slba, nlb)),
+            0 => Ok((u64::from_le(range.slba), u32::from_le(range.nlb))),
             s => Err(s),
         }
     }
@@ -348,7 +332,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     pub(crate) fn data(&self) -> Option<D::Borrowed<'_>> {
         // SAFETY: the request holds a reference on its namespace until it is
         // completed, which needs `self` back.
-        let p = unsafe { nvmet_mem_req_ns_data(self.raw()) };
+        let p = unsafe { (*(*self.raw()).ns).backend_data };
         if p.is_null() {
             return None;
         }
@@ -364,21 +348,26 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     /// hands it to [`Request::defer`]. nvme-loop then calls it from its
     /// submission context.
     pub(crate) fn set_execute(&self, execute: ExecuteFn, nowait_capable: bool) {
-        // SAFETY: a valid request being parsed.
-        unsafe { nvmet_mem_req_set_execute(self.raw(), execute, nowait_capable) };
+        let req = self.raw();
+        // SAFETY: a valid request being parsed: nvmet reads these fields
+        // only after `parse_io_cmd` returns.
+        unsafe {
+            (*req).execute = Some(execute);
+            (*req).nowait_capable = nowait_capable;
+        }
     }
 
     /// Checks that the host transfers exactly `len` bytes. If not, nvmet has
     /// completed the command with an error and `None` is returned.
     pub(crate) fn check_transfer_len(self, len: usize) -> Option<Self> {
         // SAFETY: a valid, not yet completed request.
-        unsafe { nvmet_mem_req_check_transfer_len(self.raw(), len) }.then_some(self)
+        unsafe { bindings::nvmet_check_transfer_len(self.raw(), len) }.then_some(self)
     }
 
     /// Checks that the host transfers at most `len` bytes; as above.
     pub(crate) fn check_data_len_lte(self, len: usize) -> Option<Self> {
         // SAFETY: a valid, not yet completed request.
-        unsafe { nvmet_mem_req_check_data_len_lte(self.raw(), len) }.then_some(self)
+        unsafe { bindings::nvmet_check_data_len_lte(self.raw(), len) }.then_some(self)
     }
 
     /// Whether `execute` runs in a context that must not sleep (the
@@ -386,7 +375,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     /// without sleeping or be handed to [`Request::defer`].
     pub(crate) fn nowait(&self) -> bool {
         // SAFETY: as in `opcode`.
-        unsafe { nvmet_mem_req_nowait(self.raw()) }
+        unsafe { bindings::nvmet_mem_req_nowait(self.raw()) }
     }
 
     /// Executes the command again from process context (nvmet_wq), with
@@ -395,16 +384,48 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         // SAFETY: a valid request whose execute was called with nowait set
         // (nvmet_req_defer clears it); `self` is consumed, as the request
         // may complete on another CPU at once.
-        unsafe { nvmet_mem_req_defer(self.raw()) };
+        unsafe { bindings::nvmet_req_defer(self.raw()) };
+    }
+
+    /// The command's data buffer: its first scatterlist entry (NULL if
+    /// none), the number of entries that hold its data, and the bytes they
+    /// hold for it: the data length (without separate metadata), or less if
+    /// the list ends first. The entries are walked rather than counted by
+    /// `sg_cnt`, which nvmet-fc sets to the number of DMA-mapped segments
+    /// (fewer than the entries where an IOMMU merges them).
+    fn data_sg(&self) -> (*mut bindings::scatterlist, u32, usize) {
+        let req = self.raw();
+        // SAFETY: a valid request (type invariant): the transport set these
+        // fields before handing it over, and they stay until it completes.
+        let (sg, sg_cnt, transfer_len, metadata_len) = unsafe {
+            (
+                (*req).sg,
+                (*req).sg_cnt,
+                (*req).transfer_len,
+                (*req).metadata_len,
+            )
+        };
+        let want = match transfer_len.checked_sub(metadata_len) {
+            Some(want) if sg_cnt != 0 => want,
+            _ => 0,
+        };
+        let (mut cur, mut nents, mut got) = (sg, 0u32, 0usize);
+        while want > got && !cur.is_null() {
+            // SAFETY: `cur` is an entry of the request's list, which lives
+            // until the request completes.
+            got += unsafe { (*cur).length } as usize;
+            nents += 1;
+            // SAFETY: as above; sg_next() returns NULL after the last entry.
+            cur = unsafe { bindings::sg_next(cur) };
+        }
+        let first = if nents > 0 { sg } else { ptr::null_mut() };
+        (first, nents, got.min(want))
     }
 
     /// A cursor at the start of the command's data buffer, through which
     /// data moves the way `dir` says.
     pub(crate) fn data_cursor(&self, dir: Direction) -> SgCursor<'_> {
-        let mut nents: c_uint = 0;
-        let mut len: usize = 0;
-        // SAFETY: a valid request; the C side only reads it.
-        let sg = unsafe { nvmet_mem_req_sg(self.raw(), &mut nents, &mut len) };
+        let (sg, nents, len) = self.data_sg();
         // The host and the transport access the buffer from C or a device,
         // atomically as far as Rust is concerned, and nothing in Rust forms
         // a reference to it.
@@ -421,14 +442,19 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     /// offset of the command field it concerns, `slba` the LBA where it
     /// happened.
     pub(crate) fn set_error(&self, loc: u16, slba: u64) {
-        // SAFETY: a valid request, not yet completed.
-        unsafe { nvmet_mem_req_set_error(self.raw(), loc, slba) };
+        let req = self.raw();
+        // SAFETY: a valid request, not yet completed: nvmet reads the
+        // fields when it completes it.
+        unsafe {
+            (*req).error_loc = loc;
+            (*req).error_slba = slba;
+        }
     }
 
     /// Completes the command with `status`.
     pub(crate) fn complete(self, status: Status) {
         // SAFETY: a valid request, completed once: `self` is consumed.
-        unsafe { nvmet_mem_req_complete(self.raw(), status) };
+        unsafe { bindings::nvmet_req_complete(self.raw(), status) };
     }
 
     /// Completes the command with `status` `delay_ns` nanoseconds from now,
@@ -439,7 +465,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         // SAFETY: a valid request, not yet completed. On success the timer
         // completes it, once, and `self` is consumed; on failure nothing
         // was done with it and it is handed back.
-        match unsafe { nvmet_mem_req_complete_after(self.raw(), status, delay_ns) } {
+        match unsafe { bindings::nvmet_mem_req_complete_after(self.raw(), status, delay_ns) } {
             0 => Ok(()),
             _ => Err(self),
         }
@@ -459,7 +485,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     /// Rejects the command as Invalid Opcode, recording the error location.
     pub(crate) fn invalid_opcode(&self) -> Status {
         // SAFETY: a valid request being parsed.
-        unsafe { nvmet_mem_req_invalid_opcode(self.raw()) }
+        unsafe { bindings::nvmet_report_invalid_opcode(self.raw()) }
     }
 }
 
@@ -489,7 +515,7 @@ impl<D: ForeignOwnable> HeldRequest<D> {
     pub(crate) fn ending(&self) -> Status {
         // SAFETY: a valid request (type invariant); its queue and namespace
         // are alive, as it holds references on both.
-        unsafe { nvmet_mem_req_ending(self.ptr.as_ptr()) }
+        unsafe { bindings::nvmet_mem_req_ending(self.ptr.as_ptr()) }
     }
 
     /// Gives the command back for executing, in process context.

@@ -128,6 +128,15 @@ for f in "${SOURCES[@]}"; do
 	*) cp "$NVMET_MEM_TOP/$f" "$dst/$f" ;;
 	esac
 done
+# nvmet's private header and the driver's C glue reach its Rust through
+# bindgen, as binder's headers do
+cat >>"$src/rust/bindings/bindings_helper.h" <<'EOF'
+
+#if IS_ENABLED(CONFIG_NVME_TARGET_MEM)
+#include "../../drivers/nvme/target/nvmet.h"
+#include "../../drivers/nvme/target/mem/nvmet_mem_glue.h"
+#endif
+EOF
 cat >>"$src/drivers/nvme/target/Kconfig" <<'EOF'
 
 config NVME_TARGET_MEM
@@ -213,8 +222,11 @@ the pages, with no bio, request, block device or file in between.
 - A memory floor keeps allocations from taking the target's last memory.
 
 The logic is safe Rust; unsafe code is confined to the FFI layer (ffi/,
-and a small C object, nvmet_mem_glue.c, that includes the private
-nvmet.h and holds the lookup and sequence count primitives). The copies
+which reads nvmet's structures through bindgen: bindings_helper.h
+includes the private nvmet.h and the driver's glue header when the
+driver is enabled, as it does binder's headers; and a small C object,
+nvmet_mem_glue.c, that holds the backend ops table, the delayed
+completion timer and a few static inlines of the kernel). The copies
 between a command's scatterlist and the pages are Rust, on the kernel
 crate's SgMiter and byte-wise atomic page copies (the patches before
 this one).
