@@ -518,8 +518,12 @@ impl Binding {
 }
 
 /// nvmet's `enable`: bind the namespace to the object named by its
-/// `device_path`.
-pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>>) -> Result {
+/// `device_path`; returns the binding, which nvmet keeps with the
+/// namespace until `disable`.
+pub(crate) fn enable(
+    objects: &ObjectTable,
+    ns: &mut Namespace<'_, KBox<Binding>>,
+) -> Result<KBox<Binding>> {
     let nsid = ns.nsid();
     let Some(path) = ns.device_path() else {
         pr_err!("nsid {}: device_path must name a memory object\n", nsid);
@@ -569,8 +573,7 @@ pub(crate) fn enable(objects: &ObjectTable, ns: &mut Namespace<'_, KBox<Binding>
         if bound.nodata { ", no data" } else { "" }
     );
     ns.set_geometry(bound.nblocks() << bound.shift, bound.shift);
-    ns.set_data(bound);
-    Ok(())
+    Ok(bound)
 }
 
 /// nvmet's `disable`: unbind; the data stays with the object, which

@@ -1,144 +1,98 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The entry points that nvmet calls through the backend ops table
-//! (`nvmet_mem_rs_*`, declared in `nvmet_mem_glue.h`, whose prototypes
-//! `#[export]` checks against bindgen's) and the `execute` callbacks
-//! that parsing installs, one per command.
+//! The backend's [`Operations`], which nvmet calls through the ops table
+//! that [`Registration`] builds, and the `execute` callbacks that parsing
+//! installs, one per command.
 //!
-//! Each wraps its raw argument in a handle of [`crate::ffi`] and calls the
-//! safe logic in [`crate::backend`] and [`crate::io`]. This is where the
-//! crate fixes the types the handles are generic over: the context of the
-//! registration is the [`ObjectTable`], and a namespace's data is its
-//! [`Binding`].
+//! Each calls the safe logic in [`crate::backend`] and [`crate::io`]. This
+//! is where the crate fixes the types the handles are generic over: the
+//! context of the registration is the [`ObjectTable`], and a namespace's
+//! data is its [`Binding`].
 
 use crate::backend::{self, Binding, ObjectTable};
-use crate::ffi::{ExecuteFn, Namespace, NamespaceRef, RawNs, RawReq, Registration, Request};
+use crate::ffi::{
+    ExecuteFn, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration, Request,
+};
 use crate::io::{self, Command, Req};
-use crate::nvme::SC_INTERNAL;
+use crate::nvme::Status;
 use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
+
+/// The `mem` backend, as nvmet sees it.
+pub(crate) struct MemBackend;
 
 /// The backend's registration with nvmet.
-pub(crate) type BackendRegistration = Registration<Arc<ObjectTable>>;
+pub(crate) type BackendRegistration = Registration<MemBackend>;
 
-/// nvmet's `enable` operation.
-///
-/// # Safety
-///
-/// Called by nvmet only, through the ops table, with a namespace it is
-/// enabling through this backend (see `nvmet_ns_enable()`).
-#[export]
-unsafe extern "C" fn nvmet_mem_rs_enable(ns: *mut RawNs) -> c_int {
-    let Some(ptr) = NonNull::new(ns) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: nvmet calls `enable` with a namespace it is enabling, under
-    // the subsystem lock and with no I/O in flight, and the data of a
-    // namespace of this backend is only ever a `KBox<Binding>`.
-    let mut ns = unsafe { Namespace::<KBox<Binding>>::from_raw(ptr) };
-    // SAFETY: an entry point of the registered backend; the borrow ends
-    // with the call.
-    let objects = unsafe { BackendRegistration::context() };
-    match backend::enable(&objects, &mut ns) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+/// Registers the backend with nvmet. Only the module's `init` calls this,
+/// and the module keeps the registration until its exit.
+pub(crate) fn register(objects: Arc<ObjectTable>) -> Result<BackendRegistration> {
+    // SAFETY: the module drops the registration at its exit (see above),
+    // when no namespace uses the backend, as each enabled one pins it.
+    unsafe { BackendRegistration::new(objects) }
 }
 
-/// nvmet's `disable` operation.
-///
-/// # Safety
-///
-/// Called by nvmet only, through the ops table, with a namespace that it
-/// enabled through this backend and is disabling.
-#[export]
-unsafe extern "C" fn nvmet_mem_rs_disable(ns: *mut RawNs) {
-    if let Some(ptr) = NonNull::new(ns) {
-        // SAFETY: as in `nvmet_mem_rs_enable`; nvmet disables a namespace
-        // after every command on it has completed.
-        let mut ns = unsafe { Namespace::<KBox<Binding>>::from_raw(ptr) };
-        // SAFETY: an entry point of the registered backend (an enabled
-        // namespace pins the module); the borrow ends with the call.
-        let objects = unsafe { BackendRegistration::context() };
-        backend::disable(objects, &mut ns);
-    }
-}
+#[vtable]
+impl Operations for MemBackend {
+    type Context = Arc<ObjectTable>;
+    type NsData = KBox<Binding>;
+    const NAME: &'static CStr = c"mem";
+    const ONCS: u16 = (bindings::NVME_CTRL_ONCS_COMPARE
+        | bindings::NVME_CTRL_ONCS_DSM
+        | bindings::NVME_CTRL_ONCS_WRITE_ZEROES
+        | bindings::NVME_CTRL_ONCS_VERIFY) as u16;
 
-/// Blocks backed by pages, for Identify Namespace (NUSE).
-///
-/// # Safety
-///
-/// Called by the glue's `ns_info` hook only, with an enabled namespace of
-/// this backend that the Identify command holds a reference on.
-#[export]
-unsafe extern "C" fn nvmet_mem_rs_used_blocks(ns: *mut RawNs) -> u64 {
-    match NonNull::new(ns) {
-        Some(ptr) => {
-            // SAFETY: the ns_info hook runs for an enabled namespace of this
-            // backend that the Identify command holds a reference on.
-            let ns = unsafe { NamespaceRef::<KBox<Binding>>::from_raw(ptr) };
-            backend::used_blocks(&ns)
+    fn enable(
+        objects: ArcBorrow<'_, ObjectTable>,
+        ns: &mut Namespace<'_, KBox<Binding>>,
+    ) -> Result<KBox<Binding>> {
+        backend::enable(&objects, ns)
+    }
+
+    fn disable(objects: ArcBorrow<'_, ObjectTable>, ns: &mut Namespace<'_, KBox<Binding>>) {
+        backend::disable(objects, ns);
+    }
+
+    fn parse_io_cmd(req: &Req<'_>) -> Result<(), Status> {
+        match io::parse(req)? {
+            // Every execute function of `io` honours nowait (see there).
+            (cmd, false) => req.set_execute(execute_fn(cmd), true),
+            // Holding allocates: process context (nvme-loop defers).
+            (cmd, true) => req.set_execute(hold_fn(cmd), false),
         }
-        None => 0,
+        Ok(())
+    }
+
+    fn revalidate(ns: &NamespaceRef<'_, KBox<Binding>>) {
+        backend::revalidate(ns);
+    }
+
+    fn ns_info(ns: &NamespaceRef<'_, KBox<Binding>>, info: &mut NsInfo) {
+        // thin: NUSE counts the blocks backed by pages
+        info.thin = true;
+        info.nuse = backend::used_blocks(ns);
+        // deallocated blocks read as zeroes; Write Zeroes deallocates
+        info.dlfeat = 0x1 | (1 << 3);
+        // a write is in the store when it completes; Flush has nothing to do
+        info.no_volatile_write_cache = true;
+        // a deallocate frees whole pages only
+        info.dealloc_blocks = (PAGE_SIZE >> ns.blksize_shift()) as u32;
     }
 }
 
-/// nvmet's `revalidate` operation: update the namespace's size.
-///
-/// # Safety
-///
-/// Called by nvmet only, through the ops table, with an enabled namespace
-/// of this backend.
-#[export]
-unsafe extern "C" fn nvmet_mem_rs_revalidate(ns: *mut RawNs) {
-    if let Some(ptr) = NonNull::new(ns) {
-        // SAFETY: nvmet revalidates an enabled namespace of this backend,
-        // holding the subsystem lock (configfs `revalidate_size`) or a
-        // reference (Identify Namespace), so it stays enabled meanwhile.
-        let ns = unsafe { NamespaceRef::<KBox<Binding>>::from_raw(ptr) };
-        backend::revalidate(&ns);
-    }
-}
-
-/// Wraps a request that nvmet passes to this backend.
+/// Wraps a request that nvmet passes to an `execute` callback.
 ///
 /// # Safety
 ///
 /// `req` is a request on a namespace enabled through this backend that is
-/// not completed, passed to `parse_io_cmd` or to an `execute` callback.
+/// not completed, passed to an `execute` callback that parsing installed.
 unsafe fn request<'a>(req: NonNull<RawReq>) -> Req<'a> {
     // SAFETY: the caller's guarantee; the data of a namespace of this
     // backend is only ever a `KBox<Binding>`, attached while it is enabled.
     unsafe { Request::from_raw(req) }
-}
-
-/// nvmet's `parse_io_cmd` operation; returns an NVMe status.
-///
-/// # Safety
-///
-/// Called by nvmet only, through the ops table, with an I/O command on a
-/// namespace enabled through this backend.
-#[export]
-unsafe extern "C" fn nvmet_mem_rs_parse_io_cmd(req: *mut RawReq) -> u16 {
-    let Some(ptr) = NonNull::new(req) else {
-        return SC_INTERNAL;
-    };
-    // SAFETY: nvmet parses a new request on a namespace of this backend.
-    let req = unsafe { request(ptr) };
-    match io::parse(&req) {
-        Ok((cmd, false)) => {
-            // Every execute function of `io` honours nowait (see there).
-            req.set_execute(execute_fn(cmd), true);
-            0
-        }
-        // Holding allocates: process context (nvme-loop defers).
-        Ok((cmd, true)) => {
-            req.set_execute(hold_fn(cmd), false);
-            0
-        }
-        Err(status) => status,
-    }
 }
 
 fn execute_fn(cmd: Command) -> ExecuteFn {
@@ -167,9 +121,13 @@ fn hold_fn(cmd: Command) -> ExecuteFn {
 
 macro_rules! hold_fns {
     ($($name:ident => $cmd:expr),* $(,)?) => {$(
-        /// An `execute` callback installed by `nvmet_mem_rs_parse_io_cmd`
-        /// for a command that a holding rule fired for.
-        extern "C" fn $name(req: *mut RawReq) {
+        /// An `execute` callback installed by `parse_io_cmd` for a command
+        /// that a holding rule fired for.
+        ///
+        /// # Safety
+        ///
+        /// See [`ExecuteFn`].
+        unsafe extern "C" fn $name(req: *mut RawReq) {
             if let Some(ptr) = NonNull::new(req) {
                 // nvmet executes only commands of enabled namespaces, which
                 // pin the module and so the registration.
@@ -196,8 +154,12 @@ hold_fns!(
 
 macro_rules! execute_fns {
     ($($name:ident),* $(,)?) => {$(
-        /// An `execute` callback installed by `nvmet_mem_rs_parse_io_cmd`.
-        extern "C" fn $name(req: *mut RawReq) {
+        /// An `execute` callback installed by `parse_io_cmd`.
+        ///
+        /// # Safety
+        ///
+        /// See [`ExecuteFn`].
+        unsafe extern "C" fn $name(req: *mut RawReq) {
             if let Some(ptr) = NonNull::new(req) {
                 // SAFETY: nvmet executes a request that this backend parsed
                 // and that is not completed yet.

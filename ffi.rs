@@ -21,7 +21,8 @@ pub(crate) mod page;
 pub(crate) mod sg;
 
 pub(crate) use nvmet::{
-    ExecuteFn, HeldRequest, Namespace, NamespaceRef, RawNs, RawReq, Registration, Request,
+    ExecuteFn, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration,
+    Request,
 };
 pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]

@@ -84,7 +84,7 @@ impl kernel::InPlaceModule for NvmetMem {
             Ok(try_pin_init!(Self {
                 _poll: TableWork(objects.clone()),
                 _configfs <- configfs::subsystem(objects.clone()),
-                _registration: entry::BackendRegistration::new(objects)?,
+                _registration: entry::register(objects)?,
                 _retired: RetiredPages,
             }))
         })

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C half of nvmet-mem's FFI layer: the backend ops table and its
- * registration, the delayed completion timer, and the static inlines of
- * the kernel that the Rust side does not yet take from the kernel crate.
- * nvmet's structures and exported functions reach Rust through bindgen
- * (rust/bindings/bindings_helper.h includes nvmet.h); decisions live in
- * Rust.
+ * C half of nvmet-mem's FFI layer: the delayed completion timer, and the
+ * static inlines of the kernel that the Rust side does not yet take from
+ * the kernel crate. nvmet's structures and exported functions reach Rust
+ * through bindgen (rust/bindings/bindings_helper.h includes nvmet.h), and
+ * so do these functions (it includes nvmet_mem_glue.h).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -20,59 +19,6 @@
 #include <linux/slab.h>
 #include "nvmet.h"
 #include "nvmet_mem_glue.h"
-
-static void *nvmet_mem_context;
-
-static void nvmet_mem_ns_info(struct nvmet_ns *ns, struct nvmet_ns_info *info)
-{
-	/* thin: NUSE counts the blocks backed by pages */
-	info->thin = true;
-	info->nuse = nvmet_mem_rs_used_blocks(ns);
-	/* deallocated blocks read as zeroes; Write Zeroes deallocates */
-	info->dlfeat = 0x1 | (1 << 3);
-	/* a write is in the store when it completes; Flush has nothing to do */
-	info->no_volatile_write_cache = true;
-	/* a deallocate frees whole pages only */
-	info->dealloc_blocks = PAGE_SIZE >> ns->blksize_shift;
-}
-
-static const struct nvmet_backend_ops nvmet_mem_backend_ops = {
-	.name		= "mem",
-	.owner		= THIS_MODULE,
-	.enable		= nvmet_mem_rs_enable,
-	.disable	= nvmet_mem_rs_disable,
-	.parse_io_cmd	= nvmet_mem_rs_parse_io_cmd,
-	.revalidate	= nvmet_mem_rs_revalidate,
-	.ns_info	= nvmet_mem_ns_info,
-	.oncs		= NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM |
-			  NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_VERIFY,
-};
-
-int nvmet_mem_register(void *ctx)
-{
-	int ret;
-
-	nvmet_mem_context = ctx;
-	ret = nvmet_register_backend(&nvmet_mem_backend_ops);
-	if (ret) {
-		nvmet_mem_context = NULL;
-		return ret;
-	}
-	pr_info("registered backend mem\n");
-	return 0;
-}
-
-void nvmet_mem_unregister(void)
-{
-	nvmet_unregister_backend(&nvmet_mem_backend_ops);
-	nvmet_mem_context = NULL;
-	pr_info("unregistered backend mem\n");
-}
-
-void *nvmet_mem_ctx(void)
-{
-	return nvmet_mem_context;
-}
 
 /* ---- requests ---- */
 

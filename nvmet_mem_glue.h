@@ -1,29 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The interface between nvmet_mem_glue.c and the Rust FFI layer (ffi/).
- * Functions named nvmet_mem_rs_* are implemented in Rust (entry.rs) and
- * reached from nvmet through the backend ops table; all others are C
- * called from Rust. Rust reads nvmet's structures through bindgen.
+ * What nvmet_mem_glue.c offers the Rust FFI layer (ffi/), which calls it
+ * through bindgen's declarations.
  */
 #ifndef NVMET_MEM_GLUE_H
 #define NVMET_MEM_GLUE_H
 
 #include <linux/types.h>
 
-struct nvmet_ns;
 struct nvmet_req;
-
-/* Rust, called by nvmet */
-int nvmet_mem_rs_enable(struct nvmet_ns *ns);
-void nvmet_mem_rs_disable(struct nvmet_ns *ns);
-u16 nvmet_mem_rs_parse_io_cmd(struct nvmet_req *req);
-u64 nvmet_mem_rs_used_blocks(struct nvmet_ns *ns);
-void nvmet_mem_rs_revalidate(struct nvmet_ns *ns);
-
-/* registration; ctx is handed back by nvmet_mem_ctx() */
-int nvmet_mem_register(void *ctx);
-void nvmet_mem_unregister(void);
-void *nvmet_mem_ctx(void);
 
 /* request */
 bool nvmet_mem_req_nowait(const struct nvmet_req *req);

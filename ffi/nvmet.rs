@@ -8,12 +8,15 @@
 //! command on it can borrow; the entry points fix `D` once for the crate.
 
 use super::sg::{Direction, SgCursor};
+use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
-use kernel::error::to_result;
+use kernel::error::{to_result, VTABLE_DEFAULT_ERROR};
 use kernel::prelude::*;
 use kernel::scatterlist::SgMiter;
+use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::types::ForeignOwnable;
 
 /// An NVMe status code as nvmet takes it (status field, DNR bit included).
@@ -26,7 +29,12 @@ pub(crate) type RawNs = bindings::nvmet_ns;
 pub(crate) type RawReq = bindings::nvmet_req;
 
 /// An `execute` callback, as [`Request::set_execute`] installs it.
-pub(crate) type ExecuteFn = extern "C" fn(*mut RawReq);
+///
+/// # Safety
+///
+/// nvmet calls it with a request whose `parse_io_cmd` installed it and
+/// that is not completed.
+pub(crate) type ExecuteFn = unsafe extern "C" fn(*mut RawReq);
 
 /// A size as nvmet's `loff_t` holds it (configfs keeps an object's size
 /// at or below `i64::MAX`, so this saturates only in theory).
@@ -34,59 +42,305 @@ fn loff(size: u64) -> bindings::loff_t {
     bindings::loff_t::try_from(size).unwrap_or(bindings::loff_t::MAX)
 }
 
-/// The `mem` backend's registration with nvmet; dropping it unregisters.
-///
-/// The context `T` is handed to the C glue, from which the entry points
-/// borrow it with [`Registration::context`] while the backend is
-/// registered.
-pub(crate) struct Registration<T: ForeignOwnable> {
-    _ctx: PhantomData<T>,
+/// What Identify reports of a namespace, as a backend's
+/// [`Operations::ns_info`] fills it in (nvmet's `struct nvmet_ns_info`).
+#[derive(Default)]
+pub(crate) struct NsInfo {
+    /// Blocks in use (NUSE), for a thin namespace.
+    pub(crate) nuse: u64,
+    /// Thin provisioning: NUSE is meaningful.
+    pub(crate) thin: bool,
+    /// Deallocate Logical Block Features (DLFEAT).
+    pub(crate) dlfeat: u8,
+    /// The namespace is on rotational media.
+    pub(crate) rotational: bool,
+    /// There is no volatile write cache that Flush would write back.
+    pub(crate) no_volatile_write_cache: bool,
+    /// Atomic write unit in blocks (0: one block).
+    pub(crate) atomic_blocks: u32,
+    /// Preferred write granularity in blocks (0: none).
+    pub(crate) write_blocks: u32,
+    /// Deallocate granularity in blocks (0: none).
+    pub(crate) dealloc_blocks: u32,
+    /// Optimal write size in blocks (0: none).
+    pub(crate) opt_write_blocks: u32,
 }
 
-impl<T: ForeignOwnable> Registration<T> {
-    /// Registers the backend (name, owner module and ops live in the C glue).
-    pub(crate) fn new(ctx: T) -> Result<Self> {
-        let ctx = ctx.into_foreign();
-        // SAFETY: the ops table is a static of this module with all mandatory
-        // operations set and outlives the registration, which `Drop` removes.
-        let ret = unsafe { bindings::nvmet_mem_register(ctx) };
-        if let Err(e) = to_result(ret) {
-            // SAFETY: `ctx` came from `into_foreign` above and nvmet never
-            // saw it, as registration failed.
-            drop(unsafe { T::from_foreign(ctx) });
-            return Err(e);
-        }
-        Ok(Self { _ctx: PhantomData })
-    }
+/// The operations of a namespace backend, which [`Registration`] puts in
+/// the `struct nvmet_backend_ops` it registers with nvmet.
+///
+/// nvmet calls them for the namespaces that select the backend by
+/// [`Operations::NAME`]: `enable` and `disable` with the subsystem lock
+/// held and no I/O in flight, the others for an enabled namespace.
+#[vtable]
+pub(crate) trait Operations: Sized {
+    /// The registration's context, which `enable` and `disable` borrow.
+    type Context: ForeignOwnable + Send + Sync;
+    /// A namespace's data, attached by `enable`, taken back by `disable`.
+    type NsData: ForeignOwnable;
+    /// The name namespaces select the backend by (their `backend`
+    /// attribute).
+    const NAME: &'static CStr;
+    /// The optional NVM commands the backend serves (ONCS bits).
+    const ONCS: u16;
 
-    /// The context, as borrowed by an entry point.
+    /// Opens what the namespace's `device_path` names and sets its
+    /// geometry; returns the data to attach to it (`ENOTBLK` if the path is
+    /// not the backend's).
+    fn enable(
+        ctx: <Self::Context as ForeignOwnable>::Borrowed<'_>,
+        ns: &mut Namespace<'_, Self::NsData>,
+    ) -> Result<Self::NsData>;
+
+    /// Undoes `enable`; every command on the namespace has completed.
+    fn disable(
+        ctx: <Self::Context as ForeignOwnable>::Borrowed<'_>,
+        ns: &mut Namespace<'_, Self::NsData>,
+    );
+
+    /// Parses an I/O command: installs its `execute` callback with
+    /// [`Request::set_execute`], or returns the status to fail it with.
+    fn parse_io_cmd(req: &Request<'_, Self::NsData>) -> Result<(), Status>;
+
+    /// Updates the namespace's size from what backs it.
+    fn revalidate(ns: &NamespaceRef<'_, Self::NsData>);
+
+    /// Fills in what Identify reports of the namespace; without it, nvmet
+    /// reports nothing beyond the size.
+    fn ns_info(_ns: &NamespaceRef<'_, Self::NsData>, _info: &mut NsInfo) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The registered backend's context, which its operations borrow: set
+/// before its ops table is registered, cleared once it is not. A module
+/// registers one backend (a second registration fails with `EBUSY`).
+static CONTEXT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+/// The trampolines from nvmet's ops table to [`Operations`].
+struct OperationsVTable<T: Operations>(PhantomData<T>);
+
+impl<T: Operations> OperationsVTable<T> {
+    /// The context, as borrowed by an operation.
     ///
     /// # Safety
     ///
-    /// The caller is an entry point that nvmet calls through the ops table
-    /// of a registration of type `T`, and the borrow does not outlive the
-    /// call: the backend stays registered throughout (nvmet pins this module
-    /// while a namespace uses it, and `Drop` unregisters before reclaiming).
-    pub(crate) unsafe fn context<'a>() -> T::Borrowed<'a> {
-        // SAFETY: the context came from `into_foreign` in `new` and is
-        // reclaimed only after unregistering (caller's guarantee).
-        unsafe { T::borrow(bindings::nvmet_mem_ctx()) }
+    /// The caller is an operation of the registered backend `T`, and the
+    /// borrow ends with the call: nvmet calls an operation only while the
+    /// backend is registered or a namespace that uses it is enabled, and
+    /// an enabled namespace pins the module, whose exit drops the
+    /// registration.
+    unsafe fn context<'a>() -> <T::Context as ForeignOwnable>::Borrowed<'a> {
+        let p = CONTEXT.load(Ordering::Acquire);
+        debug_assert!(!p.is_null());
+        // SAFETY: set in `Registration::new` from `T::Context::into_foreign`
+        // and reclaimed only after unregistering (caller's guarantee).
+        unsafe { T::Context::borrow(p) }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, with a namespace it is enabling, as the `enable`
+    /// operation of the registered backend `T`.
+    unsafe extern "C" fn enable(ns: *mut RawNs) -> c_int {
+        let Some(ptr) = NonNull::new(ns) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: exclusive use under the subsystem lock for the call; the
+        // namespace carries no backend data before `enable`.
+        let mut ns = unsafe { Namespace::<T::NsData>::from_raw(ptr) };
+        // SAFETY: an operation of `T`; the borrow ends with the call.
+        let ctx = unsafe { Self::context() };
+        match T::enable(ctx, &mut ns) {
+            Ok(data) => {
+                ns.set_data(data);
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, with a namespace that `enable` enabled, as the
+    /// `disable` operation of the registered backend `T`.
+    unsafe extern "C" fn disable(ns: *mut RawNs) {
+        if let Some(ptr) = NonNull::new(ns) {
+            // SAFETY: as in `enable`; the namespace's data is what `enable`
+            // attached, and nvmet disables it after every command on it has
+            // completed.
+            let mut ns = unsafe { Namespace::<T::NsData>::from_raw(ptr) };
+            // SAFETY: as in `enable`.
+            let ctx = unsafe { Self::context() };
+            T::disable(ctx, &mut ns);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, with a new I/O command on a namespace of `T`, as
+    /// its `parse_io_cmd` operation.
+    unsafe extern "C" fn parse_io_cmd(req: *mut RawReq) -> u16 {
+        let Some(ptr) = NonNull::new(req) else {
+            return crate::nvme::SC_INTERNAL;
+        };
+        // SAFETY: a request nvmet passes to the backend, not completed, on
+        // a namespace enabled through `T`, whose data came from `enable`.
+        let req = unsafe { Request::<T::NsData>::from_raw(ptr) };
+        match T::parse_io_cmd(&req) {
+            Ok(()) => 0,
+            Err(status) => status,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, with an enabled namespace of `T` that stays
+    /// enabled meanwhile, as its `revalidate` operation.
+    unsafe extern "C" fn revalidate(ns: *mut RawNs) {
+        if let Some(ptr) = NonNull::new(ns) {
+            // SAFETY: the caller's guarantee; its data came from `enable`.
+            let ns = unsafe { NamespaceRef::<T::NsData>::from_raw(ptr) };
+            T::revalidate(&ns);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, from Identify, with an enabled namespace of `T`
+    /// that the command holds a reference on, and `info` zeroed.
+    unsafe extern "C" fn ns_info(ns: *mut RawNs, info: *mut bindings::nvmet_ns_info) {
+        let (Some(ptr), false) = (NonNull::new(ns), info.is_null()) else {
+            return;
+        };
+        // SAFETY: the caller's guarantee; its data came from `enable`.
+        let ns = unsafe { NamespaceRef::<T::NsData>::from_raw(ptr) };
+        let mut i = NsInfo::default();
+        T::ns_info(&ns, &mut i);
+        // SAFETY: `info` is valid for writes for the call (caller's
+        // guarantee), and nothing else reads or writes it meanwhile.
+        unsafe {
+            info.write(bindings::nvmet_ns_info {
+                nuse: i.nuse,
+                thin: i.thin,
+                dlfeat: i.dlfeat,
+                rotational: i.rotational,
+                no_volatile_write_cache: i.no_volatile_write_cache,
+                atomic_blocks: i.atomic_blocks,
+                write_blocks: i.write_blocks,
+                dealloc_blocks: i.dealloc_blocks,
+                opt_write_blocks: i.opt_write_blocks,
+            })
+        };
+    }
+
+    const VTABLE: bindings::nvmet_backend_ops = bindings::nvmet_backend_ops {
+        name: kernel::str::as_char_ptr_in_const_context(T::NAME),
+        owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
+        enable: Some(Self::enable),
+        disable: Some(Self::disable),
+        parse_io_cmd: Some(Self::parse_io_cmd),
+        revalidate: Some(Self::revalidate),
+        flush: None,
+        ns_info: if T::HAS_NS_INFO {
+            Some(Self::ns_info)
+        } else {
+            None
+        },
+        oncs: T::ONCS,
+    };
+
+    /// The ops table, a constant of this module (promoted to `'static`).
+    const fn build() -> &'static bindings::nvmet_backend_ops {
+        &Self::VTABLE
     }
 }
 
-impl<T: ForeignOwnable> Drop for Registration<T> {
+/// A backend's registration with nvmet; dropping it unregisters.
+///
+/// # Invariants
+///
+/// `ops` is registered, and [`CONTEXT`] holds the context that `new` took,
+/// from `T::Context::into_foreign`. The handle is dropped only when no
+/// namespace can use the backend (the safety requirement of `new`).
+pub(crate) struct Registration<T: Operations> {
+    // nvmet finds the table to unregister by its address: keep the one
+    // registered (a constant promoted at two places need not be one).
+    ops: &'static bindings::nvmet_backend_ops,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the handle only keeps the address of a constant ops table, which
+// nothing writes, and nvmet registers and unregisters from any thread.
+unsafe impl<T: Operations> Send for Registration<T> {}
+
+// SAFETY: as for `Send`; a shared handle offers nothing.
+unsafe impl<T: Operations> Sync for Registration<T> {}
+
+impl<T: Operations> Registration<T> {
+    /// Registers the backend `T` with `ctx` as its context.
+    ///
+    /// # Safety
+    ///
+    /// The registration is dropped only when no namespace can use the
+    /// backend any more: by the module's exit (each enabled namespace pins
+    /// the module), as dropping it frees the context that the operations
+    /// of enabled namespaces borrow.
+    pub(crate) unsafe fn new(ctx: T::Context) -> Result<Self> {
+        let p = ctx.into_foreign();
+        if CONTEXT
+            .compare_exchange(ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `p` came from `into_foreign` above and was never shared.
+            drop(unsafe { T::Context::from_foreign(p) });
+            return Err(EBUSY);
+        }
+        let ops = OperationsVTable::<T>::build();
+        // SAFETY: `ops` is a constant of this module with every mandatory
+        // operation set, so it outlives the registration, which `Drop`
+        // removes (an enabled namespace pins the module).
+        let ret = unsafe { bindings::nvmet_register_backend(ops) };
+        if let Err(e) = to_result(ret) {
+            CONTEXT.store(ptr::null_mut(), Ordering::Release);
+            // SAFETY: `p` came from `into_foreign` above, and nvmet never
+            // called an operation, as registration failed.
+            drop(unsafe { T::Context::from_foreign(p) });
+            return Err(e);
+        }
+        pr_info!("registered backend {}\n", T::NAME);
+        // INVARIANT: `ops` is registered, with the context in `CONTEXT`.
+        Ok(Self {
+            ops,
+            _t: PhantomData,
+        })
+    }
+
+    /// The context, as borrowed by an `execute` callback of `T`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is an `execute` callback that an operation of `T`
+    /// installed, and the borrow ends with the call: nvmet executes only
+    /// commands of enabled namespaces, which pin the module and so keep
+    /// the registration.
+    pub(crate) unsafe fn context<'a>() -> <T::Context as ForeignOwnable>::Borrowed<'a> {
+        // SAFETY: the caller's guarantee.
+        unsafe { OperationsVTable::<T>::context() }
+    }
+}
+
+impl<T: Operations> Drop for Registration<T> {
     fn drop(&mut self) {
-        // No namespace uses the backend any more: each enabled one holds a
-        // reference on this module, and module exit runs only without any.
-        // SAFETY: `new` registered the ops table; this is the only handle.
-        let ctx = unsafe {
-            let ctx = bindings::nvmet_mem_ctx();
-            bindings::nvmet_mem_unregister();
-            ctx
-        };
-        // SAFETY: `ctx` came from `into_foreign` in `new`; no entry point
-        // can borrow it any more since the backend is unregistered.
-        drop(unsafe { T::from_foreign(ctx) });
+        // SAFETY: `new` registered `self.ops` (type invariant).
+        unsafe { bindings::nvmet_unregister_backend(self.ops) };
+        pr_info!("unregistered backend {}\n", T::NAME);
+        // No operation can borrow the context any more: the backend is
+        // unregistered and no namespace uses it (type invariant).
+        let p = CONTEXT.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: `p` is NULL or came from `into_foreign` in `new` (type
+        // invariant), and nothing borrows it (above).
+        drop(unsafe { T::Context::try_from_foreign(p) });
     }
 }
 
@@ -150,8 +404,8 @@ impl<'a, D: ForeignOwnable> Namespace<'a, D> {
     }
 
     /// Attaches the data that commands borrow with [`Request::data`],
-    /// until [`Namespace::take_data`].
-    pub(crate) fn set_data(&mut self, data: D) {
+    /// until [`Namespace::take_data`]: what `enable` returned.
+    fn set_data(&mut self, data: D) {
         // SAFETY: exclusive use (type invariant). Should data be attached
         // already, it is leaked, never freed twice; `enable` attaches data
         // to a namespace that carries none, `disable` takes it back.
@@ -213,13 +467,23 @@ impl<'a, D: ForeignOwnable> NamespaceRef<'a, D> {
         Some(unsafe { D::borrow(p) })
     }
 
+    /// The logical block size, as a shift.
+    pub(crate) fn blksize_shift(&self) -> u32 {
+        // SAFETY: `self.ptr` is a valid namespace (type invariant), whose
+        // block size is set by `enable` and does not change while enabled.
+        unsafe { (*self.ptr.as_ptr()).blksize_shift }
+    }
+
     /// Sets the size in bytes, as nvmet's `revalidate` operation does.
     pub(crate) fn set_size(&self, size: u64) {
-        // nvmet calls `revalidate` for the backend to update the size and
-        // writes the field with no more locking than its caller holds (as
-        // the bdev and file backends do): it is nvmet's to synchronise.
-        // SAFETY: `self.ptr` is a valid namespace (type invariant).
-        unsafe { (*self.ptr.as_ptr()).size = loff(size) };
+        // nvmet calls `revalidate` with no more locking than its caller
+        // holds (none from Identify), and reads the field plainly, as after
+        // the bdev and file backends' plain stores: store it untorn, as
+        // WRITE_ONCE() would.
+        // SAFETY: `self.ptr` is a valid namespace (type invariant) whose
+        // `size` is aligned and lives while it is enabled; nvmet's other
+        // accesses are the C side's, as above.
+        unsafe { Atomic::from_ptr(&raw mut (*self.ptr.as_ptr()).size) }.store(loff(size), Relaxed);
     }
 }
 
@@ -261,7 +525,8 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
 
     /// The command's submission queue entry: the transport wrote it
     /// before nvmet parsed it, and nothing writes it until the command
-    /// completes, which needs `self` back.
+    /// completes (nvmet-rdma reposts its receive buffer from the
+    /// completion), which needs `self` back.
     fn cmd(&self) -> &bindings::nvme_command {
         // SAFETY: a valid request (type invariant); its `cmd` is valid and
         // unchanging while `self` is borrowed (see above).
@@ -270,7 +535,8 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
 
     /// The command's opcode.
     pub(crate) fn opcode(&self) -> u8 {
-        // SAFETY: every member of the union starts with the common header.
+        // SAFETY: the union's members are plain integers, valid for any
+        // bits; the opcode is at the same place in each.
         unsafe { self.cmd().__bindgen_anon_1.common.opcode }
     }
 

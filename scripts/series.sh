@@ -224,9 +224,10 @@ the pages, with no bio, request, block device or file in between.
 The logic is safe Rust; unsafe code is confined to the FFI layer (ffi/,
 which reads nvmet's structures through bindgen: bindings_helper.h
 includes the private nvmet.h and the driver's glue header when the
-driver is enabled, as it does binder's headers; and a small C object,
-nvmet_mem_glue.c, that holds the backend ops table, the delayed
-completion timer and a few static inlines of the kernel). The copies
+driver is enabled, as it does binder's headers, and builds the backend
+ops table from a #[vtable] trait as the block layer's binding does; and
+a small C object, nvmet_mem_glue.c, that holds the delayed completion
+timer and a few static inlines of the kernel). The copies
 between a command's scatterlist and the pages are Rust, on the kernel
 crate's SgMiter and byte-wise atomic page copies (the patches before
 this one).
