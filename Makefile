@@ -37,7 +37,7 @@ clean:
 
 # the kernel's rustfmt settings, as selftests/host/rust_style.sh checks them
 rustfmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml $(TOP)/*.rs $(TOP)/ffi/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml $(TOP)/*.rs $(TOP)/glue/*.rs
 
 kernel:
 	$(TOP)/scripts/build-kernel.sh

@@ -12,7 +12,7 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::ffi::{self, HeldRequest, Namespace, NamespaceRef};
+use crate::glue::{self, HeldRequest, Namespace, NamespaceRef};
 use crate::inject::{Rules, MAX_HOLD_MS};
 use crate::io::{self, Command, Req, NR_COMMANDS};
 use crate::nvme::Status;
@@ -190,7 +190,7 @@ impl MemObject {
         let base = self.latency_ns.load(Ordering::Relaxed);
         match self.latency_range_ns.load(Ordering::Relaxed) {
             0 => base,
-            range => base + ffi::random_u64_below(range + 1),
+            range => base + glue::random_u64_below(range + 1),
         }
     }
 

@@ -19,7 +19,7 @@
 //! attribute lists into nvmet for each backend.
 
 use crate::backend::{MemObject, ObjectTable, Settings, MAX_LATENCY_NS, NR_STATS, STAT_NAMES};
-use crate::ffi::{node_valid, totalram_bytes};
+use crate::glue::{node_valid, totalram_bytes};
 use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS, MAX_HOLD_MS};
 #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
 use crate::io::NODATA_UNZEROED;

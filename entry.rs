@@ -10,7 +10,7 @@
 //! data is its [`Binding`].
 
 use crate::backend::{self, Binding, ObjectTable};
-use crate::ffi::{
+use crate::glue::{
     ExecuteFn, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration, Request,
 };
 use crate::io::{self, Command, Req};

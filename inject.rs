@@ -11,7 +11,7 @@
 //! that fires decides the status. A failed command changes nothing in
 //! the store. An object with no enabled rule pays one load per command.
 
-use crate::ffi;
+use crate::glue;
 use crate::io::{Command, NR_COMMANDS};
 use crate::nvme::Status;
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -228,7 +228,7 @@ impl Rules {
                 continue;
             };
             let left = a.rule.remaining.load(Ordering::Relaxed);
-            if left == 0 || (a.s.probability < 100 && ffi::random_below(100) >= a.s.probability) {
+            if left == 0 || (a.s.probability < 100 && glue::random_below(100) >= a.s.probability) {
                 continue;
             }
             if left > 0 {

@@ -20,7 +20,7 @@
 //! run again from there. Other transports call execute in process context.
 
 use crate::backend::{Binding, Stat};
-use crate::ffi::{Direction, Request};
+use crate::glue::{Direction, Request};
 use crate::inject::Fire;
 use crate::nvme::*;
 use crate::store::WriteError;

@@ -3,7 +3,7 @@
 //! NVMe constants (NVMe Base and NVM Command Set specifications), as in
 //! include/linux/nvme.h.
 
-pub(crate) use crate::ffi::nvmet::Status;
+pub(crate) use crate::glue::nvmet::Status;
 
 // NVM command opcodes.
 pub(crate) const OP_FLUSH: u8 = 0x00;

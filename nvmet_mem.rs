@@ -10,7 +10,7 @@
 //! enabled namespace that uses the backend, and configfs one for every
 //! memory object, so `rmmod` is refused while either exists.
 //!
-//! Layout: [`ffi`] (with its C half, `nvmet_mem_glue.c`) and [`entry`]
+//! Layout: [`glue`] (with its C half, `nvmet_mem_glue.c`) and [`entry`]
 //! (the functions nvmet calls) are the only places with `unsafe`;
 //! [`backend`] (objects and binding), [`store`] (the page store), [`io`]
 //! (the command path), [`inject`] (error injection), [`configfs`] and
@@ -19,7 +19,7 @@
 mod backend;
 mod configfs;
 mod entry;
-mod ffi;
+mod glue;
 mod inject;
 mod io;
 mod nvme;
@@ -49,7 +49,7 @@ struct NvmetMem {
 }
 
 /// Waits, when dropped, until every page that a store removed (see
-/// `ffi::PageIndex::remove`) has been freed: the RCU callback that frees
+/// `glue::PageIndex::remove`) has been freed: the RCU callback that frees
 /// them is the module's code (`RcuBox`'s, made for the store's pages).
 /// Dropped on unload, when no object, and so no store, is left to remove
 /// more.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What nvmet_mem_glue.c offers the Rust FFI layer (ffi/), which calls it
+ * What nvmet_mem_glue.c offers the Rust FFI layer (glue/), which calls it
  * through bindgen's declarations.
  */
 #ifndef NVMET_MEM_GLUE_H

@@ -21,7 +21,7 @@
 //! the index's RCU lookup; the page counter changes only when a page is
 //! allocated or freed and sits on its own cache line.
 
-use crate::ffi::{self, Inserted, NewPage, PageIndex, SgCursor, StorePage};
+use crate::glue::{self, Inserted, NewPage, PageIndex, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
@@ -57,12 +57,12 @@ pub(crate) fn set_reserve_pages(pages: usize) {
 /// however much, hosts that fill them cannot drive the target into the OOM
 /// killer.
 pub(crate) fn default_reserve_pages() -> usize {
-    (ffi::totalram_bytes() >> PAGE_SHIFT) as usize / 16
+    (glue::totalram_bytes() >> PAGE_SHIFT) as usize / 16
 }
 
 /// Whether a new page leaves the reserve untouched.
 fn above_reserve() -> bool {
-    above_reserve_with(ffi::available_pages)
+    above_reserve_with(glue::available_pages)
 }
 
 /// Whether a new page leaves the reserve untouched, `available` giving
@@ -96,7 +96,7 @@ fn above_reserve_with(available: impl FnOnce() -> usize) -> bool {
 /// late): a write right after a large deallocation is not refused for
 /// memory that is on its way back. May sleep.
 fn above_reserve_after_retired() -> bool {
-    above_reserve() || (ffi::wait_retired_pages() && above_reserve())
+    above_reserve() || (glue::wait_retired_pages() && above_reserve())
 }
 
 /// Where to allocate and how much: fixed while a namespace is bound.
@@ -467,7 +467,7 @@ impl Store {
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
                 freed += 1;
             }
-            ffi::cond_resched();
+            glue::cond_resched();
             match i.checked_add(1) {
                 Some(next) if next <= last => from = next,
                 _ => break,
@@ -480,7 +480,7 @@ impl Store {
 #[kunit_tests(nvmet_mem_store)]
 mod tests {
     use super::*;
-    use crate::ffi::{Direction, TestBuffer};
+    use crate::glue::{Direction, TestBuffer};
 
     fn collect(pos: u64, len: usize) -> KVec<Piece> {
         let mut v = KVec::new();

@@ -80,7 +80,7 @@ if [ "${BENCH_HOST:-0}" = 1 ]; then
 	KDIR=${KDIR:-/lib/modules/$(uname -r)/build}
 	out=$(mktemp -d /tmp/nvmet-mem-bench-host.XXXXXX)
 	mkdir "$out/module"
-	cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
+	cp -r "$top"/Kbuild "$top"/*.rs "$top"/glue "$top"/*.c "$top"/*.h "$out/module/"
 	log "building the module against $KDIR"
 	# shellcheck disable=SC2086
 	make -C "$KDIR" -s ${BENCH_KMAKE_ARGS:-LLVM=1} M="$out/module" CONFIG_NVME_TARGET_MEM=m modules
@@ -121,7 +121,7 @@ git -C "$top" diff --quiet HEAD -- '*.rs' '*.c' '*.h' Kbuild 2>/dev/null ||
 # running meanwhile must not swap the module under the benchmark.
 log "building the module (plain kernel) in $out/module"
 mkdir "$out/module"
-cp -r "$top"/Kbuild "$top"/*.rs "$top"/ffi "$top"/*.c "$top"/*.h "$out/module/"
+cp -r "$top"/Kbuild "$top"/*.rs "$top"/glue "$top"/*.c "$top"/*.h "$out/module/"
 make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/module" CONFIG_NVME_TARGET_MEM=m modules
 ko=$out/module/nvmet-mem.ko
 [ -f "$ko" ] || die "no $ko"
@@ -131,8 +131,10 @@ if [ -n "${BENCH_BASE:-}" ]; then
 		die "BENCH_BASE=$BENCH_BASE is not a commit"
 	log "building the module of $base (plain kernel) in $out/base"
 	mkdir "$out/base"
-	# the same files as the copy above: the top level's, and ffi/
-	git -C "$top" archive "$base" Kbuild ':(glob)*.rs' ':(glob)*.c' ':(glob)*.h' ffi |
+	# the same files as the copy above: the top level's, and glue/ (ffi/
+	# in commits before its rename)
+	sub=$(git -C "$top" ls-tree --name-only -d "$base" -- glue ffi)
+	git -C "$top" archive "$base" Kbuild ':(glob)*.rs' ':(glob)*.c' ':(glob)*.h' $sub |
 		tar -C "$out/base" -x
 	make -C "$KDIR" -s "${KMAKE_VARS[@]}" M="$out/base" CONFIG_NVME_TARGET_MEM=m modules
 	base_ko=$out/base/nvmet-mem.ko

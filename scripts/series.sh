@@ -29,8 +29,8 @@ check=0
 
 # what the generated patch contains, relative to the repository
 SOURCES=(Kbuild nvmet_mem.rs entry.rs backend.rs configfs.rs inject.rs io.rs
-	 nvme.rs store.rs ffi.rs ffi/nvmet.rs ffi/page.rs
-	 ffi/sg.rs nvmet_mem_glue.c nvmet_mem_glue.h)
+	 nvme.rs store.rs glue.rs glue/nvmet.rs glue/page.rs
+	 glue/sg.rs nvmet_mem_glue.c nvmet_mem_glue.h)
 DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
 # the kernel crate patches, in order: "message file  changed files...";
 # the files are whole copies of Linux 7.3's, changed, under rust/kernel/
@@ -121,7 +121,7 @@ done
 
 # the driver
 dst=$src/drivers/nvme/target/mem
-mkdir -p "$dst/ffi"
+mkdir -p "$dst/glue"
 for f in "${SOURCES[@]}"; do
 	case $f in
 	Kbuild) cp "$NVMET_MEM_TOP/$f" "$dst/Makefile" ;;
@@ -221,7 +221,7 @@ the pages, with no bio, request, block device or file in between.
   latency injection, held commands, and per-CPU command statistics.
 - A memory floor keeps allocations from taking the target's last memory.
 
-The logic is safe Rust; unsafe code is confined to the FFI layer (ffi/,
+The logic is safe Rust; unsafe code is confined to the FFI layer (glue/,
 which reads nvmet's structures through bindgen: bindings_helper.h
 includes the private nvmet.h and the driver's glue header when the
 driver is enabled, as it does binder's headers, and builds the backend

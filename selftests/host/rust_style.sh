@@ -3,12 +3,12 @@
 # The crate and the kernel crate files under rust/kernel/ are rustfmt-clean
 # with the kernel's settings, and `make CLIPPY=1` reports nothing on the
 # crate; every unsafe block has a SAFETY comment, and in the driver
-# `unsafe` appears only in the FFI layer (ffi.rs, ffi/, entry.rs).
+# `unsafe` appears only in the FFI layer (glue.rs, glue/, entry.rs).
 . "$(dirname "$0")/../../scripts/env.sh"
 KDIR=${KDIR:-$("$NVMET_MEM_TOP/scripts/build-kernel.sh" --print-dir)}
 cd "$NVMET_MEM_TOP" || exit 1
 rc=0
-rs=$(ls ./*.rs ./ffi/*.rs)
+rs=$(ls ./*.rs ./glue/*.rs)
 rustfmt --edition 2021 --check --config-path "$KDIR/.rustfmt.toml" $rs ||
 	{ echo "# rustfmt would change the files above"; rc=1; }
 # The kernel crate files (whole copies of 7.3's, changed) declare child
@@ -43,7 +43,7 @@ missing+=$(awk '{ l[FNR] = $0 }
 		for (; i > 0 && l[i] ~ /^[[:space:]]*\/\//; i--) if (l[i] ~ /SAFETY:/) ok = 1
 		if (!ok) print FILENAME ":" FNR }' $krs)
 [ -z "$missing" ] || { echo "# unsafe without SAFETY: $missing"; rc=1; }
-outside=$(grep -nE '\bunsafe\b' $(ls ./*.rs | grep -vxE './(ffi|entry).rs') |
+outside=$(grep -nE '\bunsafe\b' $(ls ./*.rs | grep -vxE './(glue|entry).rs') |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
 [ -z "$outside" ] || { echo "# unsafe outside the FFI layer: $outside"; rc=1; }
 exit $rc

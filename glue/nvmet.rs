@@ -772,8 +772,10 @@ pub(crate) struct HeldRequest<D: ForeignOwnable> {
 
 // SAFETY: a request may be completed or executed from any process context
 // (nvmet completes from workqueues, softirqs and interrupts alike), and the
-// handle is its only user.
-unsafe impl<D: ForeignOwnable> Send for HeldRequest<D> {}
+// handle is its only user. What it lends on another thread, once resumed,
+// is a borrow of the namespace's data, which other CPUs' commands borrow
+// at the same time: hence `D: Sync`.
+unsafe impl<D: ForeignOwnable + Sync> Send for HeldRequest<D> {}
 
 impl<D: ForeignOwnable> HeldRequest<D> {
     /// 0 while the command's queue and namespace live; otherwise the status
