@@ -13,19 +13,16 @@
 //! namespace was still bound, once that namespace is disabled).
 
 use crate::glue::{self, HeldRequest, Namespace, NamespaceRef};
-use crate::inject::{Rules, MAX_HOLD_MS};
-use crate::io::{self, Command, Req, NR_COMMANDS};
-use crate::nvme::Status;
-use crate::nvme::{SC_ABORT_REQ, SC_DNR, SC_INTERNAL, SC_SUCCESS};
+use crate::inject::Rules;
+use crate::nvme::{Command, Status, NR_COMMANDS};
 use crate::store::{Limits, Store};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::page::PAGE_SHIFT;
 use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{static_lock_class, Arc, ArcBorrow, Mutex};
-use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
+use kernel::time::{msecs_to_jiffies, Instant, Monotonic};
 use kernel::workqueue::{
     self, impl_has_delayed_work, impl_has_work, new_delayed_work, new_work, DelayedWork, Work,
     WorkItem,
@@ -65,7 +62,7 @@ pub(crate) enum Stat {
     Delayed,
     /// Of those, commands completed at once as no timer could be had.
     DelayFailed,
-    /// Commands held by a rule (see [`hold`]).
+    /// Commands held by a rule (see [`crate::hold`]).
     Held,
 }
 
@@ -119,16 +116,16 @@ pub(crate) struct MemObject {
     pub(crate) latency_ns: AtomicU64,
     pub(crate) latency_range_ns: AtomicU64,
     /// Commands held by a rule, and whether the object is on its table's
-    /// list of objects to poll (see [`hold`]).
+    /// list of objects to poll (see [`crate::hold`]).
     #[pin]
-    held: Mutex<Held>,
+    pub(crate) held: Mutex<Held>,
 }
 
 /// An object's held commands, each with the time at which
 /// it is aborted at the latest.
-struct Held {
-    cmds: KVec<(HeldRequest<KBox<Binding>>, Command, Instant<Monotonic>)>,
-    polled: bool,
+pub(crate) struct Held {
+    pub(crate) cmds: KVec<(HeldRequest<KBox<Binding>>, Command, Instant<Monotonic>)>,
+    pub(crate) polled: bool,
 }
 
 impl MemObject {
@@ -236,11 +233,11 @@ impl MemObject {
 pub(crate) struct ObjectTable {
     #[pin]
     objects: Mutex<KVec<Arc<MemObject>>>,
-    /// Objects with held commands, for [`poll_held`]; an object may have
+    /// Objects with held commands, for the poll ([`crate::hold`]); an object may have
     /// left `objects` (its directory is gone) while its namespace is bound.
     #[pin]
-    held: Mutex<KVec<Arc<MemObject>>>,
-    /// Runs [`poll_held`] every [`HELD_POLL_MS`] while commands are held,
+    pub(crate) held: Mutex<KVec<Arc<MemObject>>>,
+    /// Polls held commands every [`HELD_POLL_MS`] while there are any,
     /// on `system_dfl_wq`: queue and namespace deletions on nvmet's own
     /// workqueue wait for held commands, so the poll must not run there.
     /// Module exit flushes it ([`ObjectTable::flush_poll`]).
@@ -278,19 +275,6 @@ impl WorkItem<1> for ObjectTable {
     }
 }
 
-impl WorkItem for ObjectTable {
-    type Pointer = Arc<ObjectTable>;
-
-    fn run(this: Arc<ObjectTable>) {
-        // Only the poll ends held commands, and it does not run twice at
-        // once: a command it leaves held still pins its namespace, and so
-        // the module, until a later poll ends it.
-        if poll_held(&this) {
-            this.as_arc_borrow().poll_held_later();
-        }
-    }
-}
-
 impl ObjectTable {
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
@@ -307,7 +291,7 @@ impl ObjectTable {
 
     /// Makes sure that the held commands are polled within
     /// [`HELD_POLL_MS`]; any context.
-    fn poll_held_later(self: ArcBorrow<'_, Self>) {
+    pub(crate) fn poll_held_later(self: ArcBorrow<'_, Self>) {
         // Already pending: that poll comes soon enough (and the reference
         // handed back is not the last: the caller borrows another).
         let _ = workqueue::system_dfl()
@@ -335,7 +319,7 @@ impl ObjectTable {
     /// Waits until the poll of held commands, if pending or running, has
     /// run; for module exit, when no namespace is enabled and so no command
     /// can be held: a command is held and its poll queued under the table's
-    /// lock (see [`hold`]), so a pending poll finds none and ends. Process
+    /// lock (see [`crate::hold`]), so a pending poll finds none and ends. Process
     /// context.
     pub(crate) fn flush_poll(&self) {
         self.poll.flush();
@@ -379,118 +363,6 @@ impl ObjectTable {
     }
 }
 
-/// Holds `req`, a command that a holding rule fired for (see
-/// [`crate::inject::Fire::Hold`]), executed as `cmd` in process context:
-/// it stays uncompleted until one of these, which [`poll_held`] checks
-/// every [`HELD_POLL_MS`]:
-///
-/// - something it holds a reference on is going: its queue (the host reset
-///   the controller or disconnected, the port went), its namespace (being
-///   disabled) or its host's reservation (preempted with abort). It
-///   completes with *Command Aborted due to SQ Deletion* or *Command Abort
-///   Requested*, without executing, so that a write the host has given up
-///   on never lands after what the host wrote since;
-/// - the longest `hold_ms` of the object's enabled holding rules, as of
-///   now, has passed: *Command Abort Requested*, unexecuted. So whatever
-///   waits for the command (a host deleting its nvme-loop controller,
-///   which has no I/O timeout) waits a bounded time;
-/// - no holding rule of the object is enabled any more: it executes.
-///
-/// The deletions wait for the command's reference, so they wait up to one
-/// poll more for held commands.
-pub(crate) fn hold(table: ArcBorrow<'_, ObjectTable>, req: Req<'_>, cmd: Command) {
-    if req.nowait() {
-        // Parsing asked for process context, but a transport may still
-        // execute from a softirq (nvmet-fc): go there.
-        return req.defer();
-    }
-    let Some(obj) = req.data().map(|b| b.obj.clone()) else {
-        return req.complete(SC_INTERNAL | SC_DNR);
-    };
-    obj.stat(Stat::Held, 1);
-    // (`hold_ms` is at most an hour: no overflow)
-    let hold = obj.rules.hold_ms().min(MAX_HOLD_MS);
-    let deadline = Instant::<Monotonic>::now() + Delta::from_millis(hold as i64);
-    // The table's lock first, then the object's, as in `poll_held`. The
-    // lists grow without reclaim (the crate has no GFP_NOIO): this is the
-    // I/O path, and a failure only ends the command.
-    let mut polled = table.held.lock();
-    let mut held = obj.held.lock();
-    if !held.polled {
-        if polled.push(obj.clone(), GFP_NOWAIT).is_err() {
-            drop(held);
-            drop(polled);
-            return req.complete(SC_INTERNAL);
-        }
-        held.polled = true;
-    }
-    // Should the vector not grow, the command is dropped: completed with
-    // Command Abort Requested.
-    let _ = held.cmds.push((req.hold(), cmd, deadline), GFP_NOWAIT);
-    drop(held);
-    // Under the table's lock: the poll that ends this command runs after
-    // it, so once the command has ended (and its namespace may go, and the
-    // module with it) no queueing by this function is left to come.
-    table.poll_held_later();
-    drop(polled);
-}
-
-/// A held command that ends, and the status to complete it with (success:
-/// execute it).
-type Ending = (HeldRequest<KBox<Binding>>, Command, Status);
-
-/// Ends the held commands that have a reason to end (see [`hold`]);
-/// whether any command stays held. Process context (the poll's work).
-fn poll_held(table: &ObjectTable) -> bool {
-    let mut ending = KVec::new();
-    let any = {
-        let mut polled = table.held.lock();
-        polled.retain(|obj| poll_object(obj, &mut ending));
-        !polled.is_empty()
-    };
-    // Outside the table's lock, which `hold` takes.
-    for (req, cmd, status) in ending {
-        match status {
-            SC_SUCCESS => io::execute(req.resume(), cmd),
-            s => {
-                let req = req.resume();
-                if let Some(b) = req.data() {
-                    b.object().count(Some(cmd), s, 0);
-                }
-                req.complete(s);
-            }
-        }
-    }
-    any
-}
-
-/// Moves the held commands of `obj` that have a reason to end to `ending`;
-/// whether any stays held.
-fn poll_object(obj: &MemObject, ending: &mut KVec<Ending>) -> bool {
-    let release = obj.rules.hold_ms() == 0;
-    let now = Instant::<Monotonic>::now();
-    let mut held = obj.held.lock();
-    let mut i = 0;
-    while i < held.cmds.len() {
-        let (req, _, deadline) = &held.cmds[i];
-        let status = match req.ending() {
-            SC_SUCCESS if release => SC_SUCCESS,
-            SC_SUCCESS if !(now - *deadline).is_negative() => SC_ABORT_REQ,
-            SC_SUCCESS => {
-                i += 1;
-                continue;
-            }
-            s => s,
-        };
-        if let Ok((req, cmd, _)) = held.cmds.remove(i) {
-            // A command that finds no room is dropped: aborted.
-            let _ = ending.push((req, cmd, status), GFP_NOWAIT);
-        }
-    }
-    held.polled = !held.cmds.is_empty();
-    held.polled
-}
-
 /// A namespace's binding to a memory object, fixed while it is enabled.
 pub(crate) struct Binding {
     obj: Arc<MemObject>,
@@ -509,6 +381,12 @@ impl Binding {
 
     pub(crate) fn object(&self) -> &MemObject {
         &self.obj
+    }
+
+    /// A reference to the memory object, for a command held past its
+    /// execute (see [`crate::hold`]).
+    pub(crate) fn object_ref(&self) -> Arc<MemObject> {
+        self.obj.clone()
     }
 
     /// Namespace size in logical blocks, now (see [`MemObject::resize`]).

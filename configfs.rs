@@ -893,7 +893,9 @@ mod tests {
         assert_eq!(parse_commands(b"all\n"), Some(ALL_COMMANDS));
         assert_eq!(
             parse_commands(b"read,write"),
-            Some(command_bit(crate::io::Command::Read) | command_bit(crate::io::Command::Write))
+            Some(
+                command_bit(crate::nvme::Command::Read) | command_bit(crate::nvme::Command::Write)
+            )
         );
         assert_eq!(parse_commands(b"read,,write"), None);
         assert_eq!(parse_commands(b"reads"), None);

@@ -13,8 +13,9 @@ use crate::backend::{self, Binding, ObjectTable};
 use crate::glue::{
     ExecuteFn, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration, Request,
 };
-use crate::io::{self, Command, Req};
-use crate::nvme::Status;
+use crate::hold;
+use crate::io::{self, Req};
+use crate::nvme::{Command, Status};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -136,7 +137,7 @@ macro_rules! hold_fns {
                 let objects = unsafe { BackendRegistration::context() };
                 // SAFETY: nvmet executes a request that this backend parsed
                 // and that is not completed yet.
-                backend::hold(objects, unsafe { request(ptr) }, $cmd);
+                hold::hold(objects, unsafe { request(ptr) }, $cmd);
             }
         }
     )*};

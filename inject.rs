@@ -12,8 +12,7 @@
 //! the store. An object with no enabled rule pays one load per command.
 
 use crate::glue;
-use crate::io::{Command, NR_COMMANDS};
-use crate::nvme::Status;
+use crate::nvme::{Command, Status, NR_COMMANDS};
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex, SpinLockIrq};
@@ -157,7 +156,7 @@ pub(crate) enum Fire {
     Fail(Status, u64),
     /// Hold it: complete it neither while a holding rule of the object is
     /// enabled nor before its `hold_ms` have passed (see
-    /// [`crate::backend::hold`]).
+    /// [`crate::hold::hold`]).
     Hold,
 }
 

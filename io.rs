@@ -54,24 +54,8 @@ fn nodata_unzeroed() -> bool {
 /// An I/O command on a namespace bound to a memory object.
 pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
 
-/// The commands this backend serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Command {
-    Read,
-    Write,
-    Compare,
-    WriteZeroes,
-    Dsm,
-    Verify,
-    Flush,
-}
-
-/// The number of [`Command`]s.
-pub(crate) const NR_COMMANDS: usize = Command::Flush as usize + 1;
-
 /// nvmet's `parse_io_cmd`: the command to execute and whether to hold it
-/// instead (a holding rule fired for it, see [`crate::backend::hold`]), or
+/// instead (a holding rule fired for it, see [`crate::hold::hold`]), or
 /// the status to fail it with: Invalid Opcode, or the status of an error
 /// injection rule that fires for it (see [`crate::inject`]), so that
 /// nothing of it is executed. nvmet parses a command once, so a rule

@@ -1,9 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! NVMe constants (NVMe Base and NVM Command Set specifications), as in
-//! include/linux/nvme.h.
+//! The command vocabulary at the bottom of the crate: NVMe constants
+//! (NVMe Base and NVM Command Set specifications, as in
+//! include/linux/nvme.h), the status type and the commands this backend
+//! serves. It imports nothing from the crate.
 
-pub(crate) use crate::glue::nvmet::Status;
+/// An NVMe status code as nvmet takes it (status field, DNR bit included).
+pub(crate) type Status = u16;
+
+/// The commands this backend serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Command {
+    Read,
+    Write,
+    Compare,
+    WriteZeroes,
+    Dsm,
+    Verify,
+    Flush,
+}
+
+/// The number of [`Command`]s.
+pub(crate) const NR_COMMANDS: usize = Command::Flush as usize + 1;
 
 // NVM command opcodes.
 pub(crate) const OP_FLUSH: u8 = 0x00;

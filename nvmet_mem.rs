@@ -13,13 +13,15 @@
 //! Layout: [`glue`] (with its C half, `nvmet_mem_glue.c`) and [`entry`]
 //! (the functions nvmet calls) are the only places with `unsafe`;
 //! [`backend`] (objects and binding), [`store`] (the page store), [`io`]
-//! (the command path), [`inject`] (error injection), [`configfs`] and
-//! [`nvme`] (constants) are safe Rust.
+//! (the command path), [`hold`] (held commands), [`inject`] (error
+//! injection), [`configfs`] and [`nvme`] (the command vocabulary) are safe
+//! Rust.
 
 mod backend;
 mod configfs;
 mod entry;
 mod glue;
+mod hold;
 mod inject;
 mod io;
 mod nvme;

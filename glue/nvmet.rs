@@ -8,6 +8,7 @@
 //! command on it can borrow; the entry points fix `D` once for the crate.
 
 use super::sg::{Direction, SgCursor};
+use crate::nvme::Status;
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
@@ -18,9 +19,6 @@ use kernel::prelude::*;
 use kernel::scatterlist::SgMiter;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::types::ForeignOwnable;
-
-/// An NVMe status code as nvmet takes it (status field, DNR bit included).
-pub(crate) type Status = u16;
 
 /// nvmet's `struct nvmet_ns`, as bindgen sees it in nvmet.h.
 pub(crate) type RawNs = bindings::nvmet_ns;

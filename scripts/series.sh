@@ -28,7 +28,7 @@ check=0
 [ "${1:-}" = --check ] && check=1
 
 # what the generated patch contains, relative to the repository
-SOURCES=(Kbuild nvmet_mem.rs entry.rs backend.rs configfs.rs inject.rs io.rs
+SOURCES=(Kbuild nvmet_mem.rs entry.rs backend.rs configfs.rs hold.rs inject.rs io.rs
 	 nvme.rs store.rs glue.rs glue/nvmet.rs glue/page.rs
 	 glue/sg.rs nvmet_mem_glue.c nvmet_mem_glue.h)
 DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
