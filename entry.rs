@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The backend's [`Operations`], which nvmet calls through the ops table
-//! that [`Registration`] builds, and the `execute` callbacks that parsing
-//! installs, one per command.
+//! that [`Registration`] builds, and the [`Execute`] callbacks that parsing
+//! installs, two per command (execute it, or hold it).
 //!
 //! Each calls the safe logic in [`crate::backend`] and [`crate::io`]. This
 //! is where the crate fixes the types the handles are generic over: the
@@ -10,13 +10,10 @@
 //! data is its [`Binding`].
 
 use crate::backend::{self, Binding, ObjectTable};
-use crate::glue::{
-    ExecuteFn, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration, Request,
-};
+use crate::glue::{Execute, Namespace, NamespaceRef, NsInfo, Operations, Registration};
 use crate::hold;
 use crate::io::{self, Req};
 use crate::nvme::{Command, Status};
-use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
@@ -58,12 +55,8 @@ impl Operations for MemBackend {
     }
 
     fn parse_io_cmd(req: &Req<'_>) -> Result<(), Status> {
-        match io::parse(req)? {
-            // Every execute function of `io` honours nowait (see there).
-            (cmd, false) => req.set_execute(execute_fn(cmd), true),
-            // Holding allocates: process context (nvme-loop defers).
-            (cmd, true) => req.set_execute(hold_fn(cmd), false),
-        }
+        let (cmd, held) = io::parse(req)?;
+        set_execute(req, cmd, held);
         Ok(())
     }
 
@@ -84,98 +77,51 @@ impl Operations for MemBackend {
     }
 }
 
-/// Wraps a request that nvmet passes to an `execute` callback.
-///
-/// # Safety
-///
-/// `req` is a request on a namespace enabled through this backend that is
-/// not completed, passed to an `execute` callback that parsing installed.
-unsafe fn request<'a>(req: NonNull<RawReq>) -> Req<'a> {
-    // SAFETY: the caller's guarantee; the data of a namespace of this
-    // backend is only ever a `KBox<Binding>`, attached while it is enabled.
-    unsafe { Request::from_raw(req) }
-}
+macro_rules! commands {
+    ($($cmd:ident => $exec:ident, $hold:ident, $io:ident);* $(;)?) => {
+        $(
+            /// Executes the command: [`crate::io`] honours nowait.
+            struct $exec;
 
-fn execute_fn(cmd: Command) -> ExecuteFn {
-    match cmd {
-        Command::Read => execute_read,
-        Command::Write => execute_write,
-        Command::Compare => execute_compare,
-        Command::WriteZeroes => execute_write_zeroes,
-        Command::Dsm => execute_dsm,
-        Command::Verify => execute_verify,
-        Command::Flush => execute_flush,
-    }
-}
+            impl Execute<MemBackend> for $exec {
+                const NOWAIT_CAPABLE: bool = true;
 
-fn hold_fn(cmd: Command) -> ExecuteFn {
-    match cmd {
-        Command::Read => hold_read,
-        Command::Write => hold_write,
-        Command::Compare => hold_compare,
-        Command::WriteZeroes => hold_write_zeroes,
-        Command::Dsm => hold_dsm,
-        Command::Verify => hold_verify,
-        Command::Flush => hold_flush,
-    }
-}
+                fn execute(_: ArcBorrow<'_, ObjectTable>, req: Req<'_>) {
+                    io::$io(req)
+                }
+            }
 
-macro_rules! hold_fns {
-    ($($name:ident => $cmd:expr),* $(,)?) => {$(
-        /// An `execute` callback installed by `parse_io_cmd` for a command
-        /// that a holding rule fired for.
-        ///
-        /// # Safety
-        ///
-        /// See [`ExecuteFn`].
-        unsafe extern "C" fn $name(req: *mut RawReq) {
-            if let Some(ptr) = NonNull::new(req) {
-                // nvmet executes only commands of enabled namespaces, which
-                // pin the module and so the registration.
-                // SAFETY: an entry point of the registered backend, as
-                // above; the borrow ends with the call.
-                let objects = unsafe { BackendRegistration::context() };
-                // SAFETY: nvmet executes a request that this backend parsed
-                // and that is not completed yet.
-                hold::hold(objects, unsafe { request(ptr) }, $cmd);
+            /// Holds the command (a holding rule fired for it), which
+            /// allocates: process context.
+            struct $hold;
+
+            impl Execute<MemBackend> for $hold {
+                const NOWAIT_CAPABLE: bool = false;
+
+                fn execute(objects: ArcBorrow<'_, ObjectTable>, req: Req<'_>) {
+                    hold::hold(objects, req, Command::$cmd)
+                }
+            }
+        )*
+
+        /// Installs what executes `cmd`, or holds it.
+        fn set_execute(req: &Req<'_>, cmd: Command, held: bool) {
+            match (cmd, held) {
+                $(
+                    (Command::$cmd, false) => req.set_execute::<MemBackend, $exec>(),
+                    (Command::$cmd, true) => req.set_execute::<MemBackend, $hold>(),
+                )*
             }
         }
-    )*};
+    };
 }
 
-hold_fns!(
-    hold_read => Command::Read,
-    hold_write => Command::Write,
-    hold_compare => Command::Compare,
-    hold_write_zeroes => Command::WriteZeroes,
-    hold_dsm => Command::Dsm,
-    hold_verify => Command::Verify,
-    hold_flush => Command::Flush,
-);
-
-macro_rules! execute_fns {
-    ($($name:ident),* $(,)?) => {$(
-        /// An `execute` callback installed by `parse_io_cmd`.
-        ///
-        /// # Safety
-        ///
-        /// See [`ExecuteFn`].
-        unsafe extern "C" fn $name(req: *mut RawReq) {
-            if let Some(ptr) = NonNull::new(req) {
-                // SAFETY: nvmet executes a request that this backend parsed
-                // and that is not completed yet.
-                io::$name(unsafe { request(ptr) });
-            }
-        }
-    )*};
-}
-
-execute_fns!(
-    execute_read,
-    execute_write,
-    execute_compare,
-    execute_write_zeroes,
-    execute_dsm,
-    execute_verify,
-    execute_flush,
+commands!(
+    Read => ExecuteRead, HoldRead, execute_read;
+    Write => ExecuteWrite, HoldWrite, execute_write;
+    Compare => ExecuteCompare, HoldCompare, execute_compare;
+    WriteZeroes => ExecuteWriteZeroes, HoldWriteZeroes, execute_write_zeroes;
+    Dsm => ExecuteDsm, HoldDsm, execute_dsm;
+    Verify => ExecuteVerify, HoldVerify, execute_verify;
+    Flush => ExecuteFlush, HoldFlush, execute_flush;
 );

@@ -21,8 +21,7 @@ pub(crate) mod page;
 pub(crate) mod sg;
 
 pub(crate) use nvmet::{
-    ExecuteFn, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, RawReq, Registration,
-    Request,
+    Execute, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, Registration, Request,
 };
 pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]

@@ -26,14 +26,6 @@ pub(crate) type RawNs = bindings::nvmet_ns;
 /// nvmet's `struct nvmet_req`, as bindgen sees it in nvmet.h.
 pub(crate) type RawReq = bindings::nvmet_req;
 
-/// An `execute` callback, as [`Request::set_execute`] installs it.
-///
-/// # Safety
-///
-/// nvmet calls it with a request whose `parse_io_cmd` installed it and
-/// that is not completed.
-pub(crate) type ExecuteFn = unsafe extern "C" fn(*mut RawReq);
-
 /// A size as nvmet's `loff_t` holds it (configfs keeps an object's size
 /// at or below `i64::MAX`, so this saturates only in theory).
 fn loff(size: u64) -> bindings::loff_t {
@@ -96,7 +88,7 @@ pub(crate) trait Operations: Sized {
         ns: &mut Namespace<'_, Self::NsData>,
     );
 
-    /// Parses an I/O command: installs its `execute` callback with
+    /// Parses an I/O command: installs its [`Execute`] callback with
     /// [`Request::set_execute`], or returns the status to fail it with.
     fn parse_io_cmd(req: &Request<'_, Self::NsData>) -> Result<(), Status>;
 
@@ -108,6 +100,20 @@ pub(crate) trait Operations: Sized {
     fn ns_info(_ns: &NamespaceRef<'_, Self::NsData>, _info: &mut NsInfo) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+}
+
+/// How the backend `T` executes a command: what nvmet calls, once, for a
+/// command that `T::parse_io_cmd` installed it for with
+/// [`Request::set_execute`].
+pub(crate) trait Execute<T: Operations> {
+    /// Whether `execute` honours [`Request::nowait`]: called with it set,
+    /// it completes the command without sleeping or hands it to
+    /// [`Request::defer`]. nvme-loop then calls it from its submission
+    /// context; otherwise every transport calls it in process context.
+    const NOWAIT_CAPABLE: bool;
+
+    /// Executes the command.
+    fn execute(ctx: <T::Context as ForeignOwnable>::Borrowed<'_>, req: Request<'_, T::NsData>);
 }
 
 /// The registered backend's context, which its operations borrow: set
@@ -188,6 +194,23 @@ impl<T: Operations> OperationsVTable<T> {
         match T::parse_io_cmd(&req) {
             Ok(()) => 0,
             Err(status) => status,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// nvmet calls this, as `req->execute`, with a request that
+    /// `T::parse_io_cmd` installed it for and that is not completed.
+    unsafe extern "C" fn execute<E: Execute<T>>(req: *mut RawReq) {
+        if let Some(ptr) = NonNull::new(req) {
+            // SAFETY: the caller's guarantee; the request's namespace is
+            // enabled through `T`, so its data came from `enable`.
+            let req = unsafe { Request::<T::NsData>::from_raw(ptr) };
+            // SAFETY: nvmet executes only commands of enabled namespaces,
+            // which pin the module and so the registration; the borrow
+            // ends with the call.
+            let ctx = unsafe { Self::context() };
+            E::execute(ctx, req);
         }
     }
 
@@ -312,19 +335,6 @@ impl<T: Operations> Registration<T> {
             ops,
             _t: PhantomData,
         })
-    }
-
-    /// The context, as borrowed by an `execute` callback of `T`.
-    ///
-    /// # Safety
-    ///
-    /// The caller is an `execute` callback that an operation of `T`
-    /// installed, and the borrow ends with the call: nvmet executes only
-    /// commands of enabled namespaces, which pin the module and so keep
-    /// the registration.
-    pub(crate) unsafe fn context<'a>() -> <T::Context as ForeignOwnable>::Borrowed<'a> {
-        // SAFETY: the caller's guarantee.
-        unsafe { OperationsVTable::<T>::context() }
     }
 }
 
@@ -606,18 +616,19 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         Some(unsafe { D::borrow(p) })
     }
 
-    /// Makes nvmet call `execute` for this command. With `nowait_capable`
-    /// the caller promises that `execute` honours [`Request::nowait`]:
-    /// called with it set, it completes the command without sleeping or
-    /// hands it to [`Request::defer`]. nvme-loop then calls it from its
-    /// submission context.
-    pub(crate) fn set_execute(&self, execute: ExecuteFn, nowait_capable: bool) {
+    /// Makes nvmet execute this command with `E`, an [`Execute`] of the
+    /// backend `T` whose `parse_io_cmd` this is.
+    pub(crate) fn set_execute<T, E>(&self)
+    where
+        T: Operations<NsData = D>,
+        E: Execute<T>,
+    {
         let req = self.raw();
         // SAFETY: a valid request being parsed: nvmet reads these fields
         // only after `parse_io_cmd` returns.
         unsafe {
-            (*req).execute = Some(execute);
-            (*req).nowait_capable = nowait_capable;
+            (*req).execute = Some(OperationsVTable::<T>::execute::<E>);
+            (*req).nowait_capable = E::NOWAIT_CAPABLE;
         }
     }
 
