@@ -12,7 +12,7 @@
 //! disable and enable; it is freed with the object (after `rmdir` and, if a
 //! namespace was still bound, once that namespace is disabled).
 
-use crate::glue::{self, HeldRequest, Namespace, NamespaceRef};
+use crate::glue::{HeldRequest, Namespace, NamespaceRef};
 use crate::inject::Rules;
 use crate::nvme::{Command, Status, NR_COMMANDS};
 use crate::store::{Limits, Store};
@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::page::PAGE_SHIFT;
 use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
+use kernel::random::get_random_u64;
 use kernel::str::CString;
 use kernel::sync::{static_lock_class, Arc, ArcBorrow, Mutex};
 use kernel::time::{msecs_to_jiffies, Instant, Monotonic};
@@ -187,7 +188,7 @@ impl MemObject {
         let base = self.latency_ns.load(Ordering::Relaxed);
         match self.latency_range_ns.load(Ordering::Relaxed) {
             0 => base,
-            range => base + glue::random_u64_below(range + 1),
+            range => base + random_u64_below(range + 1),
         }
     }
 
@@ -480,4 +481,11 @@ pub(crate) fn revalidate(ns: &NamespaceRef<'_, KBox<Binding>>) {
     if let Some(b) = ns.data() {
         ns.set_size(b.nblocks() << b.shift);
     }
+}
+
+/// A uniformly distributed random number in `[0, ceil)`, for any `u64`
+/// bound (the bias of the multiply-shift is below `ceil / 2^64`); 0 if
+/// `ceil` is 0. Any context.
+fn random_u64_below(ceil: u64) -> u64 {
+    ((u128::from(get_random_u64()) * u128::from(ceil)) >> 64) as u64
 }

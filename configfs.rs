@@ -19,15 +19,16 @@
 //! attribute lists into nvmet for each backend.
 
 use crate::backend::{MemObject, ObjectTable, Settings, MAX_LATENCY_NS, NR_STATS, STAT_NAMES};
-use crate::glue::{node_valid, totalram_bytes};
 use crate::inject::{command_bit, Rule, RuleSettings, ALL_COMMANDS, COMMANDS, MAX_HOLD_MS};
 #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
 use crate::io::NODATA_UNZEROED;
 use crate::store::{set_reserve_pages, RESERVE_PAGES};
 use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::alloc::NumaNode;
 use kernel::configfs::{self, AttributeOperations};
 use kernel::fmt::{self, Write as _};
-use kernel::page::PAGE_SIZE;
+use kernel::mm::totalram_pages;
+use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::Arc;
@@ -96,7 +97,7 @@ impl AttributeOperations<1> for Root {
             pr_err!("reserve_memory: not a byte count\n");
             return Err(EINVAL);
         };
-        let ram = totalram_bytes();
+        let ram = ram_bytes();
         if bytes > ram {
             pr_err!("reserve_memory: above the {} bytes of RAM\n", ram);
             return Err(EINVAL);
@@ -262,6 +263,16 @@ fn parse_int(input: &[u8]) -> Result<i64> {
     s.parse::<i64>().map_err(|_| EINVAL)
 }
 
+/// Bytes of RAM the kernel manages.
+fn ram_bytes() -> u64 {
+    (totalram_pages() as u64) << PAGE_SHIFT
+}
+
+/// Whether `nid` is -1 (`NUMA_NO_NODE`: any node) or an online node.
+fn node_valid(nid: i32) -> bool {
+    nid == NumaNode::NO_NODE.id() || NumaNode::new(nid).is_ok_and(NumaNode::is_online)
+}
+
 fn show_value(page: &mut [u8; PAGE_SIZE], v: impl fmt::Display) -> Result<usize> {
     let mut w = kernel::str::Formatter::new(page);
     w.write_fmt(fmt!("{}\n", v))?;
@@ -327,7 +338,7 @@ impl AttributeOperations<0> for ObjectDir {
                 s.block_size
             );
         }
-        let ram = totalram_bytes();
+        let ram = ram_bytes();
         if size > ram && s.max_memory == 0 {
             return refuse!(
                 this,
@@ -422,7 +433,7 @@ impl AttributeOperations<3> for ObjectDir {
                 PAGE_SIZE
             );
         }
-        let ram = totalram_bytes();
+        let ram = ram_bytes();
         if cap > ram {
             return refuse!(
                 this,

@@ -51,8 +51,8 @@ impl WorkItem for ObjectTable {
 /// poll more for held commands.
 pub(crate) fn hold(table: ArcBorrow<'_, ObjectTable>, req: Req<'_>, cmd: Command) {
     if req.nowait() {
-        // Parsing asked for process context, but a transport may still
-        // execute from a softirq (nvmet-fc): go there.
+        // Parsing asked for a context that may sleep: should a transport
+        // set nowait all the same, go there.
         return req.defer();
     }
     let Some(obj) = req.data().map(|b| b.object_ref()) else {

@@ -11,10 +11,11 @@
 //! that fires decides the status. A failed command changes nothing in
 //! the store. An object with no enabled rule pays one load per command.
 
-use crate::glue;
 use crate::nvme::{Command, Status, NR_COMMANDS};
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
+use kernel::random::get_random_u32_below;
 use kernel::sync::{Arc, Mutex, SpinLockIrq};
 use kernel::{new_mutex, new_spinlock_irq};
 
@@ -41,6 +42,9 @@ pub(crate) const ALL_COMMANDS: u32 = (1 << COMMANDS.len()) - 1;
 /// held command (a host's controller deletion over nvme-loop, whose host
 /// has no I/O timeout) waits at most this long.
 pub(crate) const MAX_HOLD_MS: u64 = 3_600_000;
+
+/// The bound of a rule's random draw against its `probability`, in percent.
+const PERCENT: NonZeroU32 = NonZeroU32::new(100).unwrap();
 
 /// What a user sets in a rule's directory.
 #[derive(Clone, Copy)]
@@ -227,7 +231,9 @@ impl Rules {
                 continue;
             };
             let left = a.rule.remaining.load(Ordering::Relaxed);
-            if left == 0 || (a.s.probability < 100 && glue::random_below(100) >= a.s.probability) {
+            if left == 0
+                || (a.s.probability < 100 && get_random_u32_below(PERCENT) >= a.s.probability)
+            {
                 continue;
             }
             if left > 0 {

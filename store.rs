@@ -21,12 +21,14 @@
 //! the index's RCU lookup; the page counter changes only when a page is
 //! allocated or freed and sits on its own cache line.
 
-use crate::glue::{self, Inserted, NewPage, PageIndex, SgCursor, StorePage};
+use crate::glue::{wait_retired_pages, Inserted, NewPage, PageIndex, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use kernel::mm::{si_mem_available, totalram_pages};
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::rcu;
+use kernel::task::cond_resched;
 
 // A page's index is a `usize` (the xarray's `unsigned long`). Where that is
 // 32 bits, the pages of a namespace beyond 16 TiB would alias those 16 TiB
@@ -57,12 +59,12 @@ pub(crate) fn set_reserve_pages(pages: usize) {
 /// however much, hosts that fill them cannot drive the target into the OOM
 /// killer.
 pub(crate) fn default_reserve_pages() -> usize {
-    (glue::totalram_bytes() >> PAGE_SHIFT) as usize / 16
+    totalram_pages() / 16
 }
 
 /// Whether a new page leaves the reserve untouched.
 fn above_reserve() -> bool {
-    above_reserve_with(glue::available_pages)
+    above_reserve_with(si_mem_available)
 }
 
 /// Whether a new page leaves the reserve untouched, `available` giving
@@ -96,7 +98,7 @@ fn above_reserve_with(available: impl FnOnce() -> usize) -> bool {
 /// late): a write right after a large deallocation is not refused for
 /// memory that is on its way back. May sleep.
 fn above_reserve_after_retired() -> bool {
-    above_reserve() || (glue::wait_retired_pages() && above_reserve())
+    above_reserve() || (wait_retired_pages() && above_reserve())
 }
 
 /// Where to allocate and how much: fixed while a namespace is bound.
@@ -467,7 +469,7 @@ impl Store {
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
                 freed += 1;
             }
-            glue::cond_resched();
+            cond_resched();
             match i.checked_add(1) {
                 Some(next) if next <= last => from = next,
                 _ => break,

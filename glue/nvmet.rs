@@ -18,6 +18,10 @@ use kernel::error::{to_result, VTABLE_DEFAULT_ERROR};
 use kernel::prelude::*;
 use kernel::scatterlist::SgMiter;
 use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::time::hrtimer::{
+    DetachedHrTimerCallback, HrTimer, HrTimerDetachedPointer, RelativeSoftMode,
+};
+use kernel::time::{Delta, Monotonic};
 use kernel::types::ForeignOwnable;
 
 /// nvmet's `struct nvmet_ns`, as bindgen sees it in nvmet.h.
@@ -109,7 +113,7 @@ pub(crate) trait Execute<T: Operations> {
     /// Whether `execute` honours [`Request::nowait`]: called with it set,
     /// it completes the command without sleeping or hands it to
     /// [`Request::defer`]. nvme-loop then calls it from its submission
-    /// context; otherwise every transport calls it in process context.
+    /// context; otherwise transports call it where it may sleep.
     const NOWAIT_CAPABLE: bool;
 
     /// Executes the command.
@@ -645,12 +649,16 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         unsafe { bindings::nvmet_check_data_len_lte(self.raw(), len) }.then_some(self)
     }
 
-    /// Whether `execute` runs in a context that must not sleep (the
-    /// transport said so, or it is a softirq): the command must complete
-    /// without sleeping or be handed to [`Request::defer`].
+    /// Whether `execute` runs in a context that must not sleep: the
+    /// command must complete without sleeping or be handed to
+    /// [`Request::defer`]. Only the transport knows, and says so in
+    /// `req->nowait` (nvme-loop, for a backend that is nowait capable);
+    /// otherwise nvmet calls `execute` where it may sleep, as the bdev and
+    /// file backends, which allocate with `GFP_KERNEL` there, rely on.
     pub(crate) fn nowait(&self) -> bool {
-        // SAFETY: as in `opcode`.
-        unsafe { bindings::nvmet_mem_req_nowait(self.raw()) }
+        // SAFETY: a valid request, whose `nowait` only its transport and
+        // `nvmet_req_defer` (before calling `execute`) write.
+        unsafe { (*self.raw()).nowait }
     }
 
     /// Executes the command again from process context (nvmet_wq), with
@@ -733,17 +741,31 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
     }
 
     /// Completes the command with `status` `delay_ns` nanoseconds from now,
-    /// from a timer, without blocking the caller. Hands the command back
-    /// if no timer could be allocated (without waiting, where [`Request::nowait`]
-    /// holds).
-    pub(crate) fn complete_after(self, status: Status, delay_ns: u64) -> Result<(), Self> {
-        // SAFETY: a valid request, not yet completed. On success the timer
-        // completes it, once, and `self` is consumed; on failure nothing
-        // was done with it and it is handed back.
-        match unsafe { bindings::nvmet_mem_req_complete_after(self.raw(), status, delay_ns) } {
-            0 => Ok(()),
-            _ => Err(self),
-        }
+    /// from a soft timer, without blocking the caller. The command keeps its
+    /// queue's and namespace's references until then, so deleting either
+    /// waits for it. Hands the command back if no timer could be allocated
+    /// (without waiting, where [`Request::nowait`] holds).
+    pub(crate) fn complete_after(self, status: Status, delay_ns: u64) -> Result<(), Self>
+    where
+        D: Sync + 'static,
+    {
+        let gfp = if self.nowait() { GFP_NOWAIT } else { GFP_NOIO };
+        let delayed = KBox::pin_init(
+            pin_init!(Delayed {
+                timer <- HrTimer::new(),
+                req: None,
+                status,
+            }),
+            gfp | __GFP_NOWARN,
+        );
+        let Ok(mut delayed) = delayed else {
+            return Err(self);
+        };
+        *delayed.as_mut().project().req = Some(self.hold());
+        delayed.start_detached(Delta::from_nanos(
+            i64::try_from(delay_ns).unwrap_or(i64::MAX),
+        ));
+        Ok(())
     }
 
     /// Keeps the command beyond this call: the handle owns it until it
@@ -795,6 +817,11 @@ impl<D: ForeignOwnable> HeldRequest<D> {
         unsafe { bindings::nvmet_mem_req_ending(self.ptr.as_ptr()) }
     }
 
+    /// Completes the command with `status`, from any context.
+    pub(crate) fn complete(self, status: Status) {
+        self.resume().complete(status)
+    }
+
     /// Gives the command back for executing, in process context.
     pub(crate) fn resume<'a>(self) -> Request<'a, D> {
         let this = core::mem::ManuallyDrop::new(self);
@@ -803,6 +830,39 @@ impl<D: ForeignOwnable> HeldRequest<D> {
         Request {
             ptr: this.ptr,
             _call: PhantomData,
+        }
+    }
+}
+
+/// A command that a timer completes (see [`Request::complete_after`]).
+#[pin_data]
+struct Delayed<D: ForeignOwnable> {
+    #[pin]
+    timer: HrTimer<Self>,
+    req: Option<HeldRequest<D>>,
+    status: Status,
+}
+
+kernel::impl_has_hr_timer! {
+    impl{D: ForeignOwnable} HasHrTimer<Self> for Delayed<D> {
+        mode: RelativeSoftMode<Monotonic>,
+        field: self.timer
+    }
+}
+
+impl<D: ForeignOwnable + Sync + 'static> DetachedHrTimerCallback for Delayed<D> {
+    fn run(mut this: Pin<KBox<Self>>) {
+        let (req, status) = {
+            let this = this.as_mut().project();
+            (this.req.take(), *this.status)
+        };
+        // The timer goes before the command completes, which may let its
+        // namespace be disabled and this module exit: the rest of the
+        // callback runs with bottom halves disabled, an RCU read-side
+        // critical section, which `free_module()` waits for.
+        drop(this);
+        if let Some(req) = req {
+            req.complete(status);
         }
     }
 }

@@ -28,6 +28,7 @@ use kernel::scatterlist::SgChunk;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::barrier::{smp_mb, Read};
 use kernel::sync::rcu::{self, Guard, RcuBox};
+use kernel::task::cond_resched;
 use kernel::xarray::{AllocKind, RcuSlots, XArray};
 
 /// `[off, off + len)` lies within a page.
@@ -447,7 +448,7 @@ impl PinnedDrop for PageIndex {
         let mut from = 0;
         while let Some(i) = self.next_present(from, usize::MAX) {
             self.remove(i);
-            super::cond_resched();
+            cond_resched();
             match i.checked_add(1) {
                 Some(next) => from = next,
                 None => break,

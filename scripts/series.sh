@@ -36,24 +36,30 @@ DRIVER_SUBJECT="nvmet-mem: add a memory backend for the NVMe target"
 # the files are whole copies of Linux 7.3's, changed, under rust/kernel/
 RUST_PATCHES=(
 	"rust/msg/atomic-memcpy.txt rust/kernel/sync/atomic.rs"
-	"rust/msg/alloc-noio-node.txt rust/kernel/alloc.rs rust/bindings/bindings_helper.h"
+	"rust/msg/alloc-noio-node.txt rust/kernel/alloc.rs rust/bindings/bindings_helper.h rust/helpers/slab.c"
 	"rust/msg/page-bytewise.txt rust/kernel/page.rs rust/helpers/page.c"
 	"rust/msg/scatterlist-miter.txt rust/kernel/scatterlist.rs rust/helpers/scatterlist.c"
 	"rust/msg/interrupt-bh.txt rust/kernel/interrupt.rs rust/helpers/interrupt.c"
 	"rust/msg/rcu-box.txt rust/kernel/sync/rcu.rs"
 	"rust/msg/xarray-rcu-insert-find.txt rust/kernel/xarray.rs rust/helpers/xarray.c"
+	"rust/msg/random.txt +rust/kernel/random.rs"
 	"rust/msg/percpu-counter.txt +rust/kernel/percpu_counter.rs rust/kernel/lib.rs rust/helpers/helpers.c +rust/helpers/percpu_counter.c"
 	"rust/msg/workqueue-flush.txt rust/kernel/workqueue.rs"
+	"rust/msg/task-cond-resched.txt rust/kernel/task.rs rust/helpers/task.c"
+	"rust/msg/mm-totals.txt rust/kernel/mm.rs rust/helpers/mm.c"
+	"rust/msg/hrtimer-detached.txt rust/kernel/time/hrtimer.rs rust/kernel/time/hrtimer/tbox.rs"
 )
 # (a file that 7.3 does not have is marked with a leading '+'); a patch
 # that adds files names them in MAINTAINERS: "section|pattern|pattern..."
-# adds F: lines at the end of that section
+# adds F: lines at the end of that section's F: lines (before K: and N:)
 declare -A RUST_MAINTAINERS=(
+	[rust/msg/random.txt]="RANDOM NUMBER DRIVER|rust/kernel/random.rs"
 	[rust/msg/percpu-counter.txt]="PER-CPU MEMORY ALLOCATOR|rust/helpers/percpu*.c|rust/kernel/percpu*.rs"
 )
-# and a line that a patch adds to a file that an earlier patch copies
+# and a line that a patch adds to a file that another patch copies
 # whole: "file|line it goes after|line"
 declare -A RUST_EDITS=(
+	[rust/msg/random.txt]="rust/kernel/lib.rs|pub mod pwm;|pub mod random;"
 	[rust/msg/percpu-counter.txt]="rust/bindings/bindings_helper.h|#include <linux/pci.h>|#include <linux/percpu_counter.h>"
 )
 rust_files=()
@@ -108,7 +114,7 @@ for r in "${RUST_PATCHES[@]}"; do
 		IFS='|' read -r -a m <<<"${RUST_MAINTAINERS[${w[0]}]}"
 		awk -v sec="${m[0]}" -v add="$(printf 'F:\t%s\n' "${m[@]:1}")" '
 			$0 == sec { in_sec = 1 }
-			in_sec && /^$/ { print add; in_sec = 0; done = 1 }
+			in_sec && /^([KN]:|$)/ { print add; in_sec = 0; done = 1 }
 			{ print }
 			END { if (!done) exit 1 }' "$src/MAINTAINERS" >"$tmp/MAINTAINERS" ||
 			die "no section ${m[0]} in MAINTAINERS"

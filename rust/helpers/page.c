@@ -3,7 +3,6 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
-#include <linux/nodemask.h>
 
 __rust_helper struct page *rust_helper_alloc_pages(gfp_t gfp_mask,
 						   unsigned int order)
@@ -15,11 +14,6 @@ __rust_helper struct page *rust_helper_alloc_pages_node(int nid, gfp_t gfp_mask,
 							unsigned int order)
 {
 	return alloc_pages_node(nid, gfp_mask, order);
-}
-
-__rust_helper bool rust_helper_node_online(int nid)
-{
-	return node_online(nid);
 }
 
 __rust_helper void *rust_helper_kmap_local_page(struct page *page)

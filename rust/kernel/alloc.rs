@@ -147,6 +147,33 @@ impl NumaNode {
     pub fn id(self) -> i32 {
         self.0
     }
+
+    /// Whether this is a node that is online now: one that has memory or CPUs the kernel
+    /// manages, so that an allocation on it can succeed. [`NumaNode::NO_NODE`] is no node, and
+    /// not online.
+    ///
+    /// A node can go offline after this returns `true`: allocation functions that take a node
+    /// must still cope with that (the kernel's do, as an offline node keeps its `pg_data_t`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::alloc::NumaNode;
+    ///
+    /// // A configuration can refuse a node that has nothing to allocate from.
+    /// let node = NumaNode::new(0)?;
+    /// if !node.is_online() {
+    ///     pr_info!("node 0 is offline\n");
+    /// }
+    /// assert!(!NumaNode::NO_NODE.is_online());
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn is_online(self) -> bool {
+        // SAFETY: `node_online()` takes any id below `MAX_NUMNODES`, which `NumaNode::new()`
+        // ensures; `NO_NODE`, the only other value, is not passed.
+        self.0 != bindings::NUMA_NO_NODE && unsafe { bindings::node_online(self.0) }
+    }
 }
 
 /// Specify necessary constant to pass the information to Allocator that the caller doesn't care

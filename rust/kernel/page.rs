@@ -232,11 +232,10 @@ impl Page {
     /// ```
     #[inline]
     pub fn alloc_page_node(nid: NumaNode, flags: Flags) -> Result<Self, AllocError> {
-        let nid = nid.id();
-        // SAFETY: `node_online()` takes any id below `MAX_NUMNODES`, which `NumaNode` holds.
-        if nid != bindings::NUMA_NO_NODE && !unsafe { bindings::node_online(nid) } {
+        if nid != NumaNode::NO_NODE && !nid.is_online() {
             return Err(AllocError);
         }
+        let nid = nid.id();
         // SAFETY: Depending on the value of `gfp_flags`, this call may sleep. `nid` is
         // `NUMA_NO_NODE` or an online node, as `alloc_pages_node()` requires (a node that goes
         // offline meanwhile keeps its `pg_data_t`).
