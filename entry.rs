@@ -10,9 +10,11 @@
 //! data is its [`Binding`].
 
 use crate::backend::{self, Binding, ObjectTable};
-use crate::glue::{Execute, Namespace, NamespaceRef, NsInfo, Operations, Registration};
+use crate::glue::{
+    Execute, Executing, Namespace, NamespaceRef, NsInfo, Operations, Parse, Registration,
+};
 use crate::hold;
-use crate::io::{self, Req};
+use crate::io;
 use crate::nvme::{Command, Status};
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -54,7 +56,7 @@ impl Operations for MemBackend {
         backend::disable(objects, ns);
     }
 
-    fn parse_io_cmd(req: &Req<'_>) -> Result<(), Status> {
+    fn parse_io_cmd(req: &Parse<'_, Self>) -> Result<(), Status> {
         let (cmd, held) = io::parse(req)?;
         set_execute(req, cmd, held);
         Ok(())
@@ -86,8 +88,8 @@ macro_rules! commands {
             impl Execute<MemBackend> for $exec {
                 const NOWAIT_CAPABLE: bool = true;
 
-                fn execute(_: ArcBorrow<'_, ObjectTable>, req: Req<'_>) {
-                    io::$io(req)
+                fn execute(req: Executing<'_, MemBackend>) {
+                    io::$io(req.into_request())
                 }
             }
 
@@ -98,18 +100,19 @@ macro_rules! commands {
             impl Execute<MemBackend> for $hold {
                 const NOWAIT_CAPABLE: bool = false;
 
-                fn execute(objects: ArcBorrow<'_, ObjectTable>, req: Req<'_>) {
-                    hold::hold(objects, req, Command::$cmd)
+                fn execute(req: Executing<'_, MemBackend>) {
+                    let objects: Arc<ObjectTable> = req.context().into();
+                    hold::hold(objects, req.into_request(), Command::$cmd)
                 }
             }
         )*
 
         /// Installs what executes `cmd`, or holds it.
-        fn set_execute(req: &Req<'_>, cmd: Command, held: bool) {
+        fn set_execute(req: &Parse<'_, MemBackend>, cmd: Command, held: bool) {
             match (cmd, held) {
                 $(
-                    (Command::$cmd, false) => req.set_execute::<MemBackend, $exec>(),
-                    (Command::$cmd, true) => req.set_execute::<MemBackend, $hold>(),
+                    (Command::$cmd, false) => req.set_execute::<$exec>(),
+                    (Command::$cmd, true) => req.set_execute::<$hold>(),
                 )*
             }
         }

@@ -21,7 +21,8 @@ pub(crate) mod page;
 pub(crate) mod sg;
 
 pub(crate) use nvmet::{
-    Execute, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, Registration, Request,
+    Execute, Executing, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, Parse,
+    Registration, Request,
 };
 pub(crate) use page::{wait_retired_pages, Inserted, NewPage, PageIndex, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]

@@ -11,7 +11,7 @@ use crate::inject::MAX_HOLD_MS;
 use crate::io::{self, Req};
 use crate::nvme::{Command, Status, SC_ABORT_REQ, SC_DNR, SC_INTERNAL, SC_SUCCESS};
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow};
+use kernel::sync::Arc;
 use kernel::time::{Delta, Instant, Monotonic};
 use kernel::workqueue::WorkItem;
 
@@ -33,7 +33,7 @@ impl WorkItem for ObjectTable {
 /// Holds `req`, a command that a holding rule fired for (see
 /// [`crate::inject::Fire::Hold`]), executed as `cmd` in process context:
 /// it stays uncompleted until one of these, which [`poll_held`] checks
-/// every [`HELD_POLL_MS`]:
+/// every [`HELD_POLL_MS`](crate::backend::HELD_POLL_MS):
 ///
 /// - something it holds a reference on is going: its queue (the host reset
 ///   the controller or disconnected, the port went), its namespace (being
@@ -49,7 +49,7 @@ impl WorkItem for ObjectTable {
 ///
 /// The deletions wait for the command's reference, so they wait up to one
 /// poll more for held commands.
-pub(crate) fn hold(table: ArcBorrow<'_, ObjectTable>, req: Req<'_>, cmd: Command) {
+pub(crate) fn hold(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     if req.nowait() {
         // Parsing asked for a context that may sleep: should a transport
         // set nowait all the same, go there.
@@ -82,7 +82,7 @@ pub(crate) fn hold(table: ArcBorrow<'_, ObjectTable>, req: Req<'_>, cmd: Command
     // Under the table's lock: the poll that ends this command runs after
     // it, so once the command has ended (and its namespace may go, and the
     // module with it) no queueing by this function is left to come.
-    table.poll_held_later();
+    table.as_arc_borrow().poll_held_later();
     drop(polled);
 }
 
@@ -102,14 +102,13 @@ fn poll_held(table: &ObjectTable) -> bool {
     // Outside the table's lock, which `hold` takes.
     for (req, cmd, status) in ending {
         match status {
-            SC_SUCCESS => io::execute(req.resume(), cmd),
-            s => {
-                let req = req.resume();
+            SC_SUCCESS => req.resume(|req| io::execute(req, cmd)),
+            s => req.resume(|req| {
                 if let Some(b) = req.data() {
                     b.object().count(Some(cmd), s, 0);
                 }
-                req.complete(s);
-            }
+                req.complete(s)
+            }),
         }
     }
     any

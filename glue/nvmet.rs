@@ -71,7 +71,9 @@ pub(crate) trait Operations: Sized {
     /// The registration's context, which `enable` and `disable` borrow.
     type Context: ForeignOwnable + Send + Sync;
     /// A namespace's data, attached by `enable`, taken back by `disable`.
-    type NsData: ForeignOwnable;
+    /// Commands on every queue borrow it at once, and `disable` may drop
+    /// it on another thread than `enable` made it on.
+    type NsData: ForeignOwnable + Send + Sync;
     /// The name namespaces select the backend by (their `backend`
     /// attribute).
     const NAME: &'static CStr;
@@ -93,8 +95,8 @@ pub(crate) trait Operations: Sized {
     );
 
     /// Parses an I/O command: installs its [`Execute`] callback with
-    /// [`Request::set_execute`], or returns the status to fail it with.
-    fn parse_io_cmd(req: &Request<'_, Self::NsData>) -> Result<(), Status>;
+    /// [`Parse::set_execute`], or returns the status to fail it with.
+    fn parse_io_cmd(req: &Parse<'_, Self>) -> Result<(), Status>;
 
     /// Updates the namespace's size from what backs it.
     fn revalidate(ns: &NamespaceRef<'_, Self::NsData>);
@@ -106,9 +108,9 @@ pub(crate) trait Operations: Sized {
     }
 }
 
-/// How the backend `T` executes a command: what nvmet calls, once, for a
-/// command that `T::parse_io_cmd` installed it for with
-/// [`Request::set_execute`].
+/// How the backend `T` executes a command: what nvmet calls for a command
+/// that `T::parse_io_cmd` installed it for with [`Parse::set_execute`]
+/// (once, or a second time after [`Request::defer`]).
 pub(crate) trait Execute<T: Operations> {
     /// Whether `execute` honours [`Request::nowait`]: called with it set,
     /// it completes the command without sleeping or hands it to
@@ -117,7 +119,61 @@ pub(crate) trait Execute<T: Operations> {
     const NOWAIT_CAPABLE: bool;
 
     /// Executes the command.
-    fn execute(ctx: <T::Context as ForeignOwnable>::Borrowed<'_>, req: Request<'_, T::NsData>);
+    fn execute(req: Executing<'_, T>);
+}
+
+/// A command being parsed by the backend `T`: what `T::parse_io_cmd`
+/// reads the command from (through [`Request`]'s shared methods) and
+/// installs its [`Execute`] callback on. Only the `parse_io_cmd`
+/// trampoline of the registered backend makes one.
+pub(crate) struct Parse<'a, T: Operations> {
+    req: Request<'a, T::NsData>,
+}
+
+impl<'a, T: Operations> core::ops::Deref for Parse<'a, T> {
+    type Target = Request<'a, T::NsData>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.req
+    }
+}
+
+impl<T: Operations> Parse<'_, T> {
+    /// Makes nvmet execute this command with `E`.
+    pub(crate) fn set_execute<E: Execute<T>>(&self) {
+        let req = self.req.raw();
+        // SAFETY: a valid request being parsed (only the `parse_io_cmd`
+        // trampoline makes a `Parse`): nvmet reads these after it returns.
+        unsafe {
+            (*req).execute = Some(OperationsVTable::<T>::execute::<E>);
+            (*req).nowait_capable = E::NOWAIT_CAPABLE;
+        }
+    }
+}
+
+/// A command that nvmet executes with the backend `T`: what an
+/// [`Execute`] callback gets. It lends the backend's context for as long
+/// as it is not turned into its [`Request`]: once the command can
+/// complete, nothing keeps the registration, and so the context, alive
+/// (disabling the last namespace lets the module exit).
+pub(crate) struct Executing<'a, T: Operations> {
+    req: Request<'a, T::NsData>,
+}
+
+impl<'a, T: Operations> Executing<'a, T> {
+    /// The backend's context, lent while the command is not completed.
+    pub(crate) fn context(&self) -> <T::Context as ForeignOwnable>::Borrowed<'_> {
+        // Only `T`'s `execute` trampoline makes an `Executing`; until the
+        // request, which needs `self` back, completes, its reference on its
+        // namespace keeps the module, and so the registration, alive.
+        // SAFETY: an operation of the registered `T`; the borrow ends first.
+        unsafe { OperationsVTable::<T>::context() }
+    }
+
+    /// The command, to execute.
+    pub(crate) fn into_request(self) -> Request<'a, T::NsData> {
+        self.req
+    }
 }
 
 /// The registered backend's context, which its operations borrow: set
@@ -134,10 +190,11 @@ impl<T: Operations> OperationsVTable<T> {
     /// # Safety
     ///
     /// The caller is an operation of the registered backend `T`, and the
-    /// borrow ends with the call: nvmet calls an operation only while the
-    /// backend is registered or a namespace that uses it is enabled, and
-    /// an enabled namespace pins the module, whose exit drops the
-    /// registration.
+    /// borrow ends before what keeps the registration does: the operation
+    /// returns, or its command, whose reference on an enabled namespace
+    /// pins the module (whose exit drops the registration), completes.
+    /// nvmet calls an operation only while the backend is registered or a
+    /// namespace that uses it is enabled.
     unsafe fn context<'a>() -> <T::Context as ForeignOwnable>::Borrowed<'a> {
         let p = CONTEXT.load(Ordering::Acquire);
         debug_assert!(!p.is_null());
@@ -194,8 +251,8 @@ impl<T: Operations> OperationsVTable<T> {
         };
         // SAFETY: a request nvmet passes to the backend, not completed, on
         // a namespace enabled through `T`, whose data came from `enable`.
-        let req = unsafe { Request::<T::NsData>::from_raw(ptr) };
-        match T::parse_io_cmd(&req) {
+        let req = unsafe { Request::from_raw(ptr) };
+        match T::parse_io_cmd(&Parse::<T> { req }) {
             Ok(()) => 0,
             Err(status) => status,
         }
@@ -207,14 +264,10 @@ impl<T: Operations> OperationsVTable<T> {
     /// `T::parse_io_cmd` installed it for and that is not completed.
     unsafe extern "C" fn execute<E: Execute<T>>(req: *mut RawReq) {
         if let Some(ptr) = NonNull::new(req) {
-            // SAFETY: the caller's guarantee; the request's namespace is
+            // SAFETY: the caller's guarantee; the request's namespace was
             // enabled through `T`, so its data came from `enable`.
-            let req = unsafe { Request::<T::NsData>::from_raw(ptr) };
-            // SAFETY: nvmet executes only commands of enabled namespaces,
-            // which pin the module and so the registration; the borrow
-            // ends with the call.
-            let ctx = unsafe { Self::context() };
-            E::execute(ctx, req);
+            let req = unsafe { Request::from_raw(ptr) };
+            E::execute(Executing::<T> { req });
         }
     }
 
@@ -620,22 +673,6 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
         Some(unsafe { D::borrow(p) })
     }
 
-    /// Makes nvmet execute this command with `E`, an [`Execute`] of the
-    /// backend `T` whose `parse_io_cmd` this is.
-    pub(crate) fn set_execute<T, E>(&self)
-    where
-        T: Operations<NsData = D>,
-        E: Execute<T>,
-    {
-        let req = self.raw();
-        // SAFETY: a valid request being parsed: nvmet reads these fields
-        // only after `parse_io_cmd` returns.
-        unsafe {
-            (*req).execute = Some(OperationsVTable::<T>::execute::<E>);
-            (*req).nowait_capable = E::NOWAIT_CAPABLE;
-        }
-    }
-
     /// Checks that the host transfers exactly `len` bytes. If not, nvmet has
     /// completed the command with an error and `None` is returned.
     pub(crate) fn check_transfer_len(self, len: usize) -> Option<Self> {
@@ -787,7 +824,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
 }
 
 /// An I/O command that the backend keeps past its `execute` call (see
-/// [`crate::backend::hold`]). It holds its queue's and namespace's
+/// [`crate::hold::hold`]). It holds its queue's and namespace's
 /// references, so neither goes away before it completes: dropping the
 /// handle completes it with *Command Abort Requested*.
 ///
@@ -819,18 +856,20 @@ impl<D: ForeignOwnable> HeldRequest<D> {
 
     /// Completes the command with `status`, from any context.
     pub(crate) fn complete(self, status: Status) {
-        self.resume().complete(status)
+        self.resume(|req| req.complete(status))
     }
 
-    /// Gives the command back for executing, in process context.
-    pub(crate) fn resume<'a>(self) -> Request<'a, D> {
+    /// Gives the command back to `f`, for executing it in process
+    /// context. The request lives for the call only, as it would in an
+    /// `execute` callback: nothing borrowed from it outlives `f`.
+    pub(crate) fn resume<R>(self, f: impl FnOnce(Request<'_, D>) -> R) -> R {
         let this = core::mem::ManuallyDrop::new(self);
         // INVARIANT: the request is not completed and the handle that owned
         // it is forgotten, so the request's only user is the new one.
-        Request {
+        f(Request {
             ptr: this.ptr,
             _call: PhantomData,
-        }
+        })
     }
 }
 
