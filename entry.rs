@@ -2,7 +2,8 @@
 
 //! The backend's [`Operations`], which nvmet calls through the ops table
 //! that [`Registration`] builds, and the [`Execute`] callbacks that parsing
-//! installs, two per command (execute it, or hold it).
+//! installs, two per command (execute it, or let the injection rules look
+//! at it first: fail it, hold it or execute it).
 //!
 //! Each calls the safe logic in [`crate::backend`] and [`crate::io`]. This
 //! is where the crate fixes the types the handles are generic over: the
@@ -57,8 +58,8 @@ impl Operations for MemBackend {
     }
 
     fn parse_io_cmd(req: &Parse<'_, Self>) -> Result<(), Status> {
-        let (cmd, held) = io::parse(req)?;
-        set_execute(req, cmd, held);
+        let (cmd, checked) = io::parse(req)?;
+        set_execute(req, cmd, checked);
         Ok(())
     }
 
@@ -80,7 +81,7 @@ impl Operations for MemBackend {
 }
 
 macro_rules! commands {
-    ($($cmd:ident => $exec:ident, $hold:ident, $io:ident);* $(;)?) => {
+    ($($cmd:ident => $exec:ident, $checked:ident, $io:ident);* $(;)?) => {
         $(
             /// Executes the command: [`crate::io`] honours nowait.
             struct $exec;
@@ -93,26 +94,27 @@ macro_rules! commands {
                 }
             }
 
-            /// Holds the command (a holding rule fired for it), which
-            /// allocates: process context.
-            struct $hold;
+            /// Lets the injection rules fail or hold the command first;
+            /// holding allocates: not nowait capable.
+            struct $checked;
 
-            impl Execute<MemBackend> for $hold {
+            impl Execute<MemBackend> for $checked {
                 const NOWAIT_CAPABLE: bool = false;
 
                 fn execute(req: Executing<'_, MemBackend>) {
                     let objects: Arc<ObjectTable> = req.context().into();
-                    hold::hold(objects, req.into_request(), Command::$cmd)
+                    hold::execute_checked(objects, req.into_request(), Command::$cmd)
                 }
             }
         )*
 
-        /// Installs what executes `cmd`, or holds it.
-        fn set_execute(req: &Parse<'_, MemBackend>, cmd: Command, held: bool) {
-            match (cmd, held) {
+        /// Installs what executes `cmd`, with the injection rules' check
+        /// first if `checked`.
+        fn set_execute(req: &Parse<'_, MemBackend>, cmd: Command, checked: bool) {
+            match (cmd, checked) {
                 $(
                     (Command::$cmd, false) => req.set_execute::<$exec>(),
-                    (Command::$cmd, true) => req.set_execute::<$hold>(),
+                    (Command::$cmd, true) => req.set_execute::<$checked>(),
                 )*
             }
         }
@@ -120,11 +122,11 @@ macro_rules! commands {
 }
 
 commands!(
-    Read => ExecuteRead, HoldRead, execute_read;
-    Write => ExecuteWrite, HoldWrite, execute_write;
-    Compare => ExecuteCompare, HoldCompare, execute_compare;
-    WriteZeroes => ExecuteWriteZeroes, HoldWriteZeroes, execute_write_zeroes;
-    Dsm => ExecuteDsm, HoldDsm, execute_dsm;
-    Verify => ExecuteVerify, HoldVerify, execute_verify;
-    Flush => ExecuteFlush, HoldFlush, execute_flush;
+    Read => ExecuteRead, CheckedRead, execute_read;
+    Write => ExecuteWrite, CheckedWrite, execute_write;
+    Compare => ExecuteCompare, CheckedCompare, execute_compare;
+    WriteZeroes => ExecuteWriteZeroes, CheckedWriteZeroes, execute_write_zeroes;
+    Dsm => ExecuteDsm, CheckedDsm, execute_dsm;
+    Verify => ExecuteVerify, CheckedVerify, execute_verify;
+    Flush => ExecuteFlush, CheckedFlush, execute_flush;
 );

@@ -49,12 +49,7 @@ impl WorkItem for ObjectTable {
 ///
 /// The deletions wait for the command's reference, so they wait up to one
 /// poll more for held commands.
-pub(crate) fn hold(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
-    if req.nowait() {
-        // Parsing asked for a context that may sleep: should a transport
-        // set nowait all the same, go there.
-        return req.defer();
-    }
+fn hold(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     let Some(obj) = req.data().map(|b| b.object_ref()) else {
         return req.complete(SC_INTERNAL | SC_DNR);
     };
@@ -84,6 +79,23 @@ pub(crate) fn hold(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     // module with it) no queueing by this function is left to come.
     table.as_arc_borrow().poll_held_later();
     drop(polled);
+}
+
+/// Executes `req` as `cmd` once the injection rules have looked at it:
+/// what parsing installs while a rule is enabled, in a context that may
+/// sleep. A rule fails the command with its status, or holds it, or lets
+/// it execute.
+pub(crate) fn execute_checked(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
+    if req.nowait() {
+        // Not nowait capable: should a transport set nowait all the same,
+        // go where holding may allocate, before a rule counts the command.
+        return req.defer();
+    }
+    match io::injected(&req, cmd) {
+        Ok(false) => io::execute(req, cmd),
+        Ok(true) => hold(table, req, cmd),
+        Err(status) => req.complete(status),
+    }
 }
 
 /// A held command that ends, and the status to complete it with (success:

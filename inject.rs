@@ -160,7 +160,7 @@ pub(crate) enum Fire {
     Fail(Status, u64),
     /// Hold it: complete it neither while a holding rule of the object is
     /// enabled nor before its `hold_ms` have passed (see
-    /// [`crate::hold::hold`]).
+    /// [`crate::hold`]).
     Hold,
 }
 

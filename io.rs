@@ -54,12 +54,11 @@ fn nodata_unzeroed() -> bool {
 /// An I/O command on a namespace bound to a memory object.
 pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
 
-/// nvmet's `parse_io_cmd`: the command to execute and whether to hold it
-/// instead (a holding rule fired for it, see [`crate::hold::hold`]), or
-/// the status to fail it with: Invalid Opcode, or the status of an error
-/// injection rule that fires for it (see [`crate::inject`]), so that
-/// nothing of it is executed. nvmet parses a command once, so a rule
-/// counts it once even if it is deferred.
+/// nvmet's `parse_io_cmd`: the command to execute and whether injection
+/// rules must look at it first (any is enabled: see [`injected`]), or
+/// Invalid Opcode. No rule fires here: nvmet may still fail the command
+/// after parsing it (a reservation conflict, a queue being deleted), and a
+/// rule counts only what the backend acts on.
 pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
     let cmd = match req.opcode() {
         OP_READ => Command::Read,
@@ -77,21 +76,29 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
             return Err(status);
         }
     };
+    Ok((cmd, req.data().is_some_and(|b| b.object().rules.any())))
+}
+
+/// Whether an injection rule fires for `req`, executed as `cmd`: `Ok(true)`
+/// to hold it (see [`crate::hold`]), or the status to fail it with,
+/// with its error location set, so that nothing of it is executed. Called
+/// once per command, from its `execute` (see [`parse`]).
+pub(crate) fn injected(req: &Req<'_>, cmd: Command) -> Result<bool, Status> {
     let Some(b) = req.data().filter(|b| b.object().rules.any()) else {
-        return Ok((cmd, false));
+        return Ok(false);
     };
     let range = match cmd {
         Command::Flush | Command::Dsm => None,
         // Out of range: not injected; execute reports LBA Out of Range.
         _ => match lba_range(req.slba(), req.nlb().into(), b.nblocks(), b.shift) {
             Some(_) => Some((req.slba(), u64::from(req.nlb()))),
-            None => return Ok((cmd, false)),
+            None => return Ok(false),
         },
     };
     let obj = b.object();
     let (status, lba) = match obj.rules.check(cmd, range) {
-        None => return Ok((cmd, false)),
-        Some(Fire::Hold) => return Ok((cmd, true)),
+        None => return Ok(false),
+        Some(Fire::Hold) => return Ok(true),
         Some(Fire::Fail(status, lba)) => (status, lba),
     };
     match range {

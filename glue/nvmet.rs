@@ -824,7 +824,7 @@ impl<'a, D: ForeignOwnable> Request<'a, D> {
 }
 
 /// An I/O command that the backend keeps past its `execute` call (see
-/// [`crate::hold::hold`]). It holds its queue's and namespace's
+/// [`crate::hold`]). It holds its queue's and namespace's
 /// references, so neither goes away before it completes: dropping the
 /// handle completes it with *Command Abort Requested*.
 ///

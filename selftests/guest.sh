@@ -31,6 +31,7 @@ TESTS=(
 	mem_configfs_races
 	mem_commands
 	mem_inject
+	mem_inject_resv
 	mem_resize
 	mem_thin
 	mem_reap
