@@ -142,13 +142,15 @@ where
 /// timer, whoever waits for the work it completes waits until it expires.
 ///
 /// The callback runs in the timer's context (hard or soft interrupt, see [`HrTimerMode`]), and
-/// so does the drop of `Self` when the callback drops the box: that drop must not sleep.
+/// so does the drop of `Self` when the callback drops the box: that drop must not sleep. On
+/// PREEMPT_RT, freeing memory is not allowed in hard interrupt context: there, a timer in a hard
+/// mode must not drop its box from the callback (use a soft mode).
 ///
-/// A module that starts detached timers must make sure that each has fired before its exit
-/// returns, as the callback is the module's code; a timer that fires after the last reference
-/// the module's state holds is gone is fine if the rest of the callback only returns (a callback
-/// runs with interrupts or bottom halves disabled, a read-side critical section of RCU, which
-/// `free_module()` waits for).
+/// Nothing can wait for a detached timer. A module that starts them must make sure that each has
+/// fired before its exit returns, as the callback is the module's code: the callback signals
+/// whatever the module waits for after its last use of the module's state, and does nothing
+/// after that but return. That is enough, as a callback runs with interrupts or bottom halves
+/// disabled, a read-side critical section of RCU, which `free_module()` waits for.
 ///
 /// # Examples
 ///
