@@ -883,9 +883,8 @@ where
 ///   [`Atomic`] access, another call of this function, or an access from C.
 #[inline]
 pub unsafe fn atomic_per_byte_memcpy(src: *const u8, dst: *mut u8, len: usize) {
-    // SAFETY: the caller guarantees that both ranges are valid for the copy and do not overlap,
-    // as `memcpy()` requires. Its accesses are made by C code, outside the Rust abstract
-    // machine, and the caller guarantees that what races them is atomic too; so no Rust data race
-    // arises.
+    // SAFETY: both ranges are valid and disjoint (caller's guarantee), as `memcpy()` requires;
+    // its accesses are C's, outside the Rust abstract machine, and what races them is atomic
+    // (caller's guarantee): no Rust data race arises.
     unsafe { crate::bindings::memcpy(dst.cast(), src.cast(), len) };
 }
