@@ -96,6 +96,15 @@ mem_ns() {
 	write_attr "$ns/enable" 1 || fail "enable nsid $2 on $3"
 }
 
+# trace_event SUBSYSTEM/EVENT: set TRACEFS to the tracing directory (mounted
+# if need be) and EV to the event's; skips if the kernel has no such event.
+trace_event() {
+	TRACEFS=/sys/kernel/tracing
+	[ -d "$TRACEFS/events" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
+	EV=$TRACEFS/events/$1
+	[ -e "$EV/enable" ] || skip "no $1 trace event (CONFIG_EVENT_TRACING)"
+}
+
 # nuse DEV: the namespace's NUSE from Identify Namespace, in decimal.
 nuse() { printf '%d\n' "$(nvme id-ns "$1" | sed -n 's/^nuse *: *//p')"; }
 

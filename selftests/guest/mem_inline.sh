@@ -8,10 +8,7 @@
 # one that the backend defers as nvmet_req_defer_work. The data must come
 # back intact either way.
 . "$(dirname "$0")/../lib.sh"
-tr=/sys/kernel/tracing
-[ -d "$tr/events" ] || mount -t tracefs nodev "$tr" 2>/dev/null
-ev=$tr/events/workqueue/workqueue_queue_work
-[ -e "$ev/enable" ] || skip "no workqueue trace events (CONFIG_EVENT_TRACING)"
+trace_event workqueue/workqueue_queue_work
 load_mem
 new_mem_obj inl0 16M 4096
 new_subsys testnqn.inline
@@ -21,7 +18,7 @@ export_loop testnqn.inline 121
 connect_loop testnqn.inline
 n=256
 pat=$(mktemp) back=$(mktemp)
-cleanup_add "rm -f '$pat' '$back'; echo 0 > '$ev/enable'"
+cleanup_add "rm -f '$pat' '$back'; echo 0 > '$EV/enable'"
 head -c $((n * 4096)) /dev/urandom >"$pat"
 
 # deferred CMD...: run CMD with the event on; set DEFERRED to how many
@@ -29,11 +26,11 @@ head -c $((n * 4096)) /dev/urandom >"$pat"
 # queued by nvme-loop. (Not called in a command substitution, where its
 # `fail` would end a subshell only.)
 deferred() {
-	echo >"$tr/trace"
-	echo 1 >"$ev/enable"
+	echo >"$TRACEFS/trace"
+	echo 1 >"$EV/enable"
 	"$@" || fail "$*"
-	echo 0 >"$ev/enable"
-	DEFERRED=$(grep -c 'nvmet_req_defer_work\|nvme_loop_execute_work' "$tr/trace")
+	echo 0 >"$EV/enable"
+	DEFERRED=$(grep -c 'nvmet_req_defer_work\|nvme_loop_execute_work' "$TRACEFS/trace")
 }
 # One command per block: dd with bs=4k and O_DIRECT. A keep-alive or two of
 # the admin queue may be deferred meanwhile: a few events are noise.
@@ -41,7 +38,7 @@ noise=4
 deferred dd if="$pat" of="$DEV" bs=4k count=$n oflag=direct status=none
 first=$DEFERRED
 [ "$first" -ge $n ] || fail "first writes (allocating): $first of $n deferred, expected all"
-by_backend=$(grep -c nvmet_req_defer_work "$tr/trace")
+by_backend=$(grep -c nvmet_req_defer_work "$TRACEFS/trace")
 [ "$by_backend" -ge $n ] || fail "first writes: $by_backend of $n deferred by the backend, expected all"
 deferred dd if="$DEV" of="$back" bs=4k count=$n iflag=direct status=none
 reads=$DEFERRED

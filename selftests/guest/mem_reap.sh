@@ -7,10 +7,7 @@
 # function is the one of ObjectTable's work item 1). Afterwards a new
 # object of the name starts empty.
 . "$(dirname "$0")/../lib.sh"
-tr=/sys/kernel/tracing
-[ -d "$tr/events" ] || mount -t tracefs nodev "$tr" 2>/dev/null
-ev=$tr/events/workqueue/workqueue_execute_start
-[ -e "$ev/enable" ] || skip "no workqueue trace events (CONFIG_EVENT_TRACING)"
+trace_event workqueue/workqueue_execute_start
 load_mem
 new_mem_obj reap0 16M 4096
 new_subsys testnqn.reap
@@ -18,13 +15,13 @@ new_ns testnqn.reap 1
 mem_ns testnqn.reap 1 reap0
 export_loop testnqn.reap 131
 connect_loop testnqn.reap
-cleanup_add "echo 0 > '$ev/enable'"
+cleanup_add "echo 0 > '$EV/enable'"
 dd if=/dev/urandom of="$DEV" bs=1M count=8 oflag=direct status=none || fail "writing 8 MiB"
 pages=$(( $(cat "$MEMCFS/reap0/allocated") / 4096 ))
 [ "$pages" -eq 2048 ] || fail "$pages pages allocated, expected 2048"
 
 # reaps: how many times the reap work ran since the trace was cleared
-reaps() { grep -c 'ObjectTable.*WorkItemPointerKy1_E3run' "$tr/trace"; }
+reaps() { grep -c 'ObjectTable.*WorkItemPointerKy1_E3run' "$TRACEFS/trace"; }
 # wait_reaps N: until the reap work has run N times (at most 10 s)
 wait_reaps() {
 	local i
@@ -34,17 +31,17 @@ wait_reaps() {
 	done
 	return 1
 }
-echo >"$tr/trace"
-echo 1 >"$ev/enable"
+echo >"$TRACEFS/trace"
+echo 1 >"$EV/enable"
 rmdir "$MEMCFS/reap0" || fail "rmdir of a bound object"
 wait_reaps 1 || fail "the rmdir did not hand its reference to the reap work"
 # the namespace still serves the object
 dd if="$DEV" of=/dev/null bs=1M count=8 iflag=direct status=none || fail "reading after rmdir"
 nvme disconnect -n testnqn.reap >/dev/null || fail "disconnect"
-echo >"$tr/trace"
+echo >"$TRACEFS/trace"
 write_attr "$CFS/subsystems/testnqn.reap/namespaces/1/enable" 0 || fail "disable"
 wait_reaps 1 || fail "the disable did not hand its reference to the reap work"
-echo 0 >"$ev/enable"
+echo 0 >"$EV/enable"
 msg "rmdir and disable of an object with $pages pages each handed their reference to the reap work"
 # the name is free and a new object of it is empty
 new_mem_obj reap0 16M 4096
