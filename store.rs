@@ -21,7 +21,7 @@
 //! the index's RCU lookup; the page counter changes only when a page is
 //! allocated or freed and sits on its own cache line.
 
-use crate::glue::{wait_retired_pages, Inserted, NewPage, PageIndex, SgCursor, StorePage};
+use crate::glue::{retired_pages, Inserted, NewPage, PageIndex, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::mm::{si_mem_available, totalram_pages};
@@ -62,9 +62,12 @@ pub(crate) fn default_reserve_pages() -> usize {
     totalram_pages() / 16
 }
 
-/// Whether a new page leaves the reserve untouched.
+/// Whether a new page leaves the reserve untouched. The pages that
+/// removals have retired count as available: they are freed a grace period
+/// after their removal, so a write right after a large deallocation is not
+/// refused for memory on its way back, and no write waits for it.
 fn above_reserve() -> bool {
-    above_reserve_with(si_mem_available)
+    above_reserve_with(|| si_mem_available().saturating_add(retired_pages()))
 }
 
 /// Whether a new page leaves the reserve untouched, `available` giving
@@ -91,14 +94,6 @@ fn above_reserve_with(available: impl FnOnce() -> usize) -> bool {
         Ordering::Relaxed,
     );
     true
-}
-
-/// Whether a new page leaves the reserve untouched, once the pages that
-/// deallocations have just removed are back (they are freed a grace period
-/// late): a write right after a large deallocation is not refused for
-/// memory that is on its way back. May sleep.
-fn above_reserve_after_retired() -> bool {
-    above_reserve() || (wait_retired_pages() && above_reserve())
 }
 
 /// Where to allocate and how much: fixed while a namespace is bound.
@@ -354,7 +349,7 @@ impl Store {
             return Ok(());
         }
         let before = self.used.0.fetch_add(1, Ordering::Relaxed);
-        if (limits.max_pages != 0 && before >= limits.max_pages) || !above_reserve_after_retired() {
+        if (limits.max_pages != 0 && before >= limits.max_pages) || !above_reserve() {
             self.used.0.fetch_sub(1, Ordering::Relaxed);
             // A writer racing for the same page may have counted it and
             // inserted it meanwhile: then there is nothing to allocate.
@@ -566,6 +561,25 @@ mod tests {
         assert_eq!(store.page_for_write(8, ANY), Ok(()));
         assert!(page_at(&store, 8).is_some());
         assert_eq!(store.used_pages(), 1);
+    }
+
+    #[test]
+    fn retired_pages_count_until_freed() {
+        let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
+        for i in 0..4 {
+            assert_eq!(store.page_for_write(i, ANY), Ok(()));
+        }
+        rcu::rcu_barrier();
+        let before = retired_pages();
+        // The loser of an insertion race retires its page; so do removals.
+        let loser = NewPage::alloc(-1).unwrap();
+        assert_eq!(store.pages.insert(0, loser), Ok(Inserted::Theirs));
+        store.discard(0, 4 * PAGE_SIZE as u64);
+        let retired = retired_pages() - before;
+        // A page never inserted is not retired: it goes at once.
+        drop(NewPage::alloc(-1).unwrap());
+        rcu::rcu_barrier();
+        assert_eq!((retired, retired_pages()), (5, before));
     }
 
     /// Asserts that the pages `read_pieces` (a reader's runs) hands out for

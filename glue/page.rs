@@ -27,7 +27,7 @@ use kernel::prelude::*;
 use kernel::scatterlist::SgChunk;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::barrier::{smp_mb, Read};
-use kernel::sync::rcu::{self, Guard, RcuBox};
+use kernel::sync::rcu::{Guard, RcuBox};
 use kernel::task::cond_resched;
 use kernel::xarray::{AllocKind, RcuSlots, XArray};
 
@@ -99,7 +99,11 @@ fn compare(kp: &Page, at: usize, chunk: &mut SgChunk<'_>, n: usize) -> Result<bo
 /// work is bounded. A logical block is at most a page and never crosses
 /// one, so a reader sees each block whole, old or new, however the host's
 /// buffer splits it.
-struct SeqCount(Atomic<usize>);
+///
+/// The count is 32 bits wide, as the kernel's `seqcount_t`: it wraps
+/// after 2^31 changes of one page, and a reader is fooled only if exactly
+/// that many changes land between its two readings.
+struct SeqCount(Atomic<u32>);
 
 impl SeqCount {
     /// Runs `f` holding the writer bit: no writer and no reader runs at the
@@ -118,7 +122,8 @@ impl SeqCount {
         let ret = f();
         // Every byte is written before the count is even again; it moves on
         // by 2 after a change.
-        self.0.store(if changed { s + 2 } else { s }, Release);
+        self.0
+            .store(if changed { s.wrapping_add(2) } else { s }, Release);
         ret
     }
 
@@ -129,7 +134,7 @@ impl SeqCount {
     /// `memcpy()` called from Rust, which KCSAN does not instrument (see
     /// `atomic_per_byte_memcpy`).
     #[inline]
-    fn read_begin(&self) -> usize {
+    fn read_begin(&self) -> u32 {
         loop {
             // Pairs with the writer's release: the count, then the bytes.
             let s = self.0.load(Acquire);
@@ -143,7 +148,7 @@ impl SeqCount {
     /// Whether a writer took the page since [`SeqCount::read_begin`]
     /// returned `s`: the copy made in between must be made again.
     #[inline]
-    fn retry(&self, s: usize) -> bool {
+    fn retry(&self, s: u32) -> bool {
         // The copy's loads complete before the count is read again.
         smp_mb(Read);
         self.0.load(Relaxed) != s
@@ -214,7 +219,20 @@ fn read_page_walk(
 /// A page of the store and its sequence count.
 pub(crate) struct StorePage {
     seq: SeqCount,
+    /// Set when the page is retired (see [`retire`]), read when it is
+    /// freed. Fits beside the count: the page still takes 32 bytes of slab
+    /// with its RCU head.
+    retired: Atomic<bool>,
     page: Page,
+}
+
+impl Drop for StorePage {
+    fn drop(&mut self) {
+        if self.retired.load(Relaxed) {
+            // The RCU callback that frees a retired page: it is back.
+            RETIRED.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 impl StorePage {
@@ -291,38 +309,31 @@ impl NewPage {
         let page = Page::alloc_page_node(node, gfp | flags::__GFP_ZERO)?;
         let page = StorePage {
             seq: SeqCount(Atomic::new(0)),
+            retired: Atomic::new(false),
             page,
         };
         Ok(Self(RcuBox::new(page, gfp)?))
     }
 }
 
-/// Pages retired since the module loaded (removed, or dropped by the loser
-/// of an insertion race), and how many of them a completed
-/// [`rcu::rcu_barrier`] has seen freed: a retired page comes back a grace
-/// period late.
-static REMOVED: Atomic<u64> = Atomic::new(0);
-static REMOVED_FREED: Atomic<u64> = Atomic::new(0);
+/// Pages retired and not yet freed: they left an index (or lost an
+/// insertion race) and are freed a grace period later.
+static RETIRED: Atomic<usize> = Atomic::new(0);
 
-/// Waits until the pages that removals retired (see [`PageIndex::remove`])
-/// have been freed, if any may be waiting; whether there were, so that
-/// memory may have come back. May sleep for a grace period: process context
-/// only.
-pub(crate) fn wait_retired_pages() -> bool {
-    let removed = REMOVED.load(Acquire);
-    if removed == REMOVED_FREED.load(Relaxed) {
-        return false;
-    }
-    rcu::rcu_barrier();
-    // Another waiter may have seen more removals freed meanwhile.
-    let mut seen = REMOVED_FREED.load(Relaxed);
-    while seen < removed {
-        match REMOVED_FREED.cmpxchg(seen, removed, Relaxed) {
-            Ok(_) => break,
-            Err(now) => seen = now,
-        }
-    }
-    true
+/// Pages that the stores have retired and that are not freed yet: memory
+/// on its way back, without anyone waiting for it.
+pub(crate) fn retired_pages() -> usize {
+    RETIRED.load(Relaxed)
+}
+
+/// Drops `page`, which readers may still be reading: it is freed after a
+/// grace period, and counted in [`retired_pages`] until then.
+fn retire(page: RcuBox<StorePage>) {
+    page.retired.store(true, Relaxed);
+    // Counted before the drop queues the callback that uncounts it, which
+    // runs after the grace period and so sees both stores.
+    RETIRED.fetch_add(1, Relaxed);
+    drop(page);
 }
 
 /// What [`PageIndex::insert`] did.
@@ -391,17 +402,18 @@ impl PageIndex {
         // freed after a grace period.
         if index >= self.end.load(Relaxed) {
             if ret.is_ok() {
-                drop(xa.remove(index));
-                REMOVED.fetch_add(1, Release);
+                if let Some(page) = xa.remove(index) {
+                    retire(page);
+                }
             }
             return Err(ERANGE);
         }
         match ret {
             Ok(()) => Ok(Inserted::Ours),
             Err(e) if e.error == EBUSY => {
-                // Dropped, it too is freed a grace period later.
-                drop(e.value);
-                REMOVED.fetch_add(1, Release);
+                // It was never visible, but dropped it too goes a grace
+                // period later.
+                retire(e.value);
                 Ok(Inserted::Theirs)
             }
             Err(e) => Err(e.error),
@@ -423,9 +435,8 @@ impl PageIndex {
     pub(crate) fn remove(&self, index: usize) -> bool {
         let page = self.xa.lock().remove(index);
         let found = page.is_some();
-        if found {
-            drop(page);
-            REMOVED.fetch_add(1, Release);
+        if let Some(page) = page {
+            retire(page);
         }
         found
     }
