@@ -149,7 +149,8 @@ struct RcuBoxInner<T> {
 ///
 /// # Invariants
 ///
-/// `self.0` points to an `RcuBoxInner<T>` allocated as a [`KBox`], which this object owns.
+/// `self.0` points to an `RcuBoxInner<T>` allocated as a [`KBox`], which this object owns, and
+/// whose callback head is not queued.
 ///
 /// # Examples
 ///
@@ -214,8 +215,9 @@ impl<T: Send + 'static> Deref for RcuBox<T> {
 ///
 /// # Safety
 ///
-/// `head` is the callback head of an `RcuBoxInner<T>` that an `RcuBox<T>` owned and has handed to
-/// this callback.
+/// `head` is the callback head of an `RcuBoxInner<T>` that an `RcuBox<T>` owned and has given up
+/// to this function, and a grace period has passed since the box was dropped (or added to an
+/// [`RcuBoxBatch`]).
 unsafe extern "C" fn rcu_box_free<T: Send + 'static>(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the `rcu` field of an `RcuBoxInner<T>` (the caller's guarantee);
     // `Opaque<T>` has the layout of `T`.
@@ -238,6 +240,173 @@ impl<T: Send + 'static> Drop for RcuBox<T> {
         // SAFETY: `inner` is valid (type invariant), and its callback head is ours to hand over.
         // After a grace period, `rcu_box_free::<T>` gets the ownership that this box had.
         unsafe { bindings::call_rcu((*inner).rcu.get(), Some(rcu_box_free::<T>)) };
+    }
+}
+
+/// What an [`RcuBoxBatch`] hands to `call_rcu()`: its own callback head, and the boxes it drops.
+#[repr(C)]
+struct RcuBoxBatchInner<T> {
+    rcu: Opaque<bindings::callback_head>,
+    /// The callback head of the newest box of the batch; each box's `next` field links the one
+    /// added before it, the oldest's is null.
+    first: *mut bindings::callback_head,
+    _p: PhantomData<T>,
+}
+
+/// [`RcuBox`]es dropped together: one `call_rcu()` for all of them, where dropping each box would
+/// queue one callback per box.
+///
+/// A writer that removes many values from an RCU-protected structure at once (a range of an
+/// XArray, say) adds their boxes to a batch, which queues them all with one callback when it is
+/// dropped or [`queue`](Self::queue)d. Each value is still dropped only a grace period after its
+/// box was added, which is after it was removed. The boxes are linked through their own callback
+/// heads, unused until queued, so the batch allocates only its own callback head, with the flags
+/// given to [`new`](Self::new), when the first box is added: the flags must suit the context
+/// [`push`](Self::push) is called from. If that allocation fails, the box is dropped at once, as
+/// it would be without a batch.
+///
+/// The callback drops every value of the batch in one go, in softirq context or in an RCU
+/// callback kthread: keep batches to a bounded size (a few hundred values at most) by queueing a
+/// batch when it has grown enough. As for [`RcuBox`], the callback is code of the crate that
+/// queues the batch: a module that does must call [`rcu_barrier`] before it is unloaded.
+///
+/// A batch is neither [`Send`] nor [`Sync`]: it belongs to the thread that fills it.
+///
+/// # Invariants
+///
+/// If `inner` is `Some`, its `first` chain links the callback heads of `len` `RcuBoxInner<T>`s,
+/// at least one, each allocated as a [`KBox`] and owned by this object, and none queued. If
+/// `inner` is `None`, `len` is 0.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::sync::rcu::{RcuBox, RcuBoxBatch};
+///
+/// let mut batch = RcuBoxBatch::new(GFP_KERNEL);
+/// for i in 0..3u64 {
+///     batch.push(RcuBox::new(i, GFP_KERNEL)?);
+/// }
+/// assert_eq!(batch.len(), 3);
+/// // Queues the three values with one callback; they are dropped a grace period later.
+/// batch.queue();
+/// assert!(batch.is_empty());
+/// # Ok::<(), kernel::alloc::AllocError>(())
+/// ```
+pub struct RcuBoxBatch<T: Send + 'static> {
+    inner: Option<KBox<RcuBoxBatchInner<T>>>,
+    len: usize,
+    flags: Flags,
+}
+
+impl<T: Send + 'static> RcuBoxBatch<T> {
+    /// An empty batch, which allocates with `flags` when a box is added to it.
+    #[inline]
+    pub fn new(flags: Flags) -> Self {
+        // INVARIANT: `inner` is `None` and `len` is 0.
+        Self {
+            inner: None,
+            len: 0,
+            flags,
+        }
+    }
+
+    /// How many boxes the batch holds.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch holds no box.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `b` to the batch, to be dropped with it; or drops it now if the batch cannot allocate
+    /// its callback head. May sleep if the flags given to [`new`](Self::new) allow it.
+    pub fn push(&mut self, b: RcuBox<T>) {
+        let inner = match &mut self.inner {
+            Some(inner) => inner,
+            None => {
+                let Ok(new) = KBox::new(
+                    RcuBoxBatchInner {
+                        rcu: Opaque::uninit(),
+                        first: core::ptr::null_mut(),
+                        _p: PhantomData,
+                    },
+                    self.flags,
+                ) else {
+                    drop(b);
+                    return;
+                };
+                self.inner.insert(new)
+            }
+        };
+        let b = ManuallyDrop::new(b);
+        // SAFETY: The box is valid, and its callback head is not queued (the `RcuBox`
+        // invariant), so its `next` field, a plain pointer, is ours to write; the box is not
+        // dropped, so its ownership passes to the batch.
+        let head = unsafe {
+            let head = (*b.0.as_ptr()).rcu.get();
+            (&raw mut (*head).next).write(inner.first);
+            head
+        };
+        inner.first = head;
+        // INVARIANT: the box is linked and owned by the batch.
+        self.len += 1;
+    }
+
+    /// Queues the boxes of the batch with one `call_rcu()`, and leaves the batch empty, for more.
+    pub fn queue(&mut self) {
+        // INVARIANT: the boxes and `inner` go to the callback; `inner` is `None`.
+        self.len = 0;
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let inner = KBox::into_raw(inner);
+        // SAFETY: `inner` is valid, its callback head is not queued, and it links the boxes the
+        // batch owned (type invariant). After a grace period, `rcu_box_batch_free::<T>`, which
+        // stays loaded until the module's `rcu_barrier()`, gets their ownership.
+        unsafe { bindings::call_rcu((*inner).rcu.get(), Some(rcu_box_batch_free::<T>)) };
+    }
+}
+
+impl<T: Send + 'static> Drop for RcuBoxBatch<T> {
+    fn drop(&mut self) {
+        self.queue();
+    }
+}
+
+/// Drops the values and frees the allocations of an [`RcuBoxBatch`]'s boxes, and its own, a grace
+/// period after it was queued.
+///
+/// # Safety
+///
+/// `head` is the callback head of an `RcuBoxBatchInner<T>` from `KBox::into_raw`, which an
+/// `RcuBoxBatch<T>` owned with the boxes it links and handed to this callback with `call_rcu()`.
+unsafe extern "C" fn rcu_box_batch_free<T: Send + 'static>(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the `rcu` field of an `RcuBoxBatchInner<T>` (the caller's guarantee);
+    // `Opaque<T>` has the layout of `T`.
+    let inner = unsafe {
+        crate::container_of!(
+            head.cast::<Opaque<bindings::callback_head>>(),
+            RcuBoxBatchInner<T>,
+            rcu
+        )
+    };
+    // SAFETY: `inner` came from `KBox::into_raw`, and its ownership was handed to this callback
+    // (the caller's guarantee).
+    let inner = unsafe { KBox::from_raw(inner) };
+    let mut next = inner.first;
+    while !next.is_null() {
+        let head = next;
+        // SAFETY: `head` is the callback head of a box of the batch (the `RcuBoxBatch`
+        // invariant), valid until it is freed below.
+        next = unsafe { (*head).next };
+        // SAFETY: The box was owned by the batch and given up to this callback, which runs a
+        // grace period after the batch was queued, so after the box was added.
+        unsafe { rcu_box_free::<T>(head) };
     }
 }
 
