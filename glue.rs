@@ -24,7 +24,7 @@ pub(crate) use nvmet::{
     Execute, Executing, HeldRequest, Namespace, NamespaceRef, NsInfo, Operations, Parse,
     Registration, Request,
 };
-pub(crate) use page::{retired_pages, Inserted, NewPage, PageIndex, StorePage};
+pub(crate) use page::{retired_pages, Inserted, NewPage, PageIndex, Retiring, StorePage};
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) use sg::TestBuffer;
 pub(crate) use sg::{Direction, SgCursor};

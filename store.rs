@@ -21,7 +21,7 @@
 //! the index's RCU lookup; the page counter changes only when a page is
 //! allocated or freed and sits on its own cache line.
 
-use crate::glue::{retired_pages, Inserted, NewPage, PageIndex, SgCursor, StorePage};
+use crate::glue::{retired_pages, Inserted, NewPage, PageIndex, Retiring, SgCursor, StorePage};
 use crate::nvme::{Status, SC_CAP_EXCEEDED, SC_DNR, SC_INTERNAL, SC_LBA_RANGE};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::mm::{si_mem_available, totalram_pages};
@@ -457,10 +457,11 @@ impl Store {
 
     /// Frees the pages in `[first, last]`; returns how many there were.
     fn free_pages(&self, first: usize, last: usize) -> usize {
+        let mut retiring = Retiring::new();
         let mut freed = 0;
         let mut from = first;
         while let Some(i) = self.pages.next_present(from, last) {
-            if self.pages.remove(i) {
+            if self.pages.remove(i, &mut retiring) {
                 self.used.0.fetch_sub(1, Ordering::Relaxed);
                 freed += 1;
             }
@@ -566,20 +567,32 @@ mod tests {
     #[test]
     fn retired_pages_count_until_freed() {
         let store = KBox::pin_init(Store::new(), GFP_KERNEL).unwrap();
-        for i in 0..4 {
+        for i in 0..200 {
             assert_eq!(store.page_for_write(i, ANY), Ok(()));
         }
         rcu::rcu_barrier();
         let before = retired_pages();
-        // The loser of an insertion race retires its page; so do removals.
+        // Removed in batches of 64 (one full one and the rest) and counted
+        // inside one read section, before which no callback that frees them
+        // can complete.
+        let retired = {
+            let _section = rcu::read_lock();
+            let mut retiring = Retiring::new();
+            for i in 0..100 {
+                assert!(store.pages.remove(i, &mut retiring));
+            }
+            drop(retiring);
+            retired_pages() - before
+        };
+        // A Deallocate's batches, and the loser of an insertion race, are
+        // freed once a barrier has waited for their callbacks.
         let loser = NewPage::alloc(-1).unwrap();
-        assert_eq!(store.pages.insert(0, loser), Ok(Inserted::Theirs));
-        store.discard(0, 4 * PAGE_SIZE as u64);
-        let retired = retired_pages() - before;
+        assert_eq!(store.pages.insert(100, loser), Ok(Inserted::Theirs));
+        store.discard(0, 200 * PAGE_SIZE as u64);
         // A page never inserted is not retired: it goes at once.
         drop(NewPage::alloc(-1).unwrap());
         rcu::rcu_barrier();
-        assert_eq!((retired, retired_pages()), (5, before));
+        assert_eq!((retired, retired_pages()), (100, before));
     }
 
     /// Asserts that the pages `read_pieces` (a reader's runs) hands out for
@@ -658,7 +671,7 @@ mod tests {
             // Removed under the reader's nose: the page is freed only after
             // the section ends, so the reader still reads it, whole (KASAN
             // would report a read of a freed page).
-            let removed = store.pages.remove(0);
+            let removed = store.pages.remove(0, &mut Retiring::new());
             let gone = store.pages.peek(0, &section).is_none();
             let read =
                 first.map(|p| p.read_into(512, 512, &mut out.cursor(Direction::ToSg).unwrap()));
@@ -851,7 +864,7 @@ mod tests {
         assert!(page_at(&store, 3).is_some());
         // Once the end moves past it, the slot takes a page again and a
         // second writer gets the first one's.
-        assert!(store.pages.remove(3));
+        assert!(store.pages.remove(3, &mut Retiring::new()));
         store.pages.set_end(8);
         store.page_for_write(3, ANY).unwrap();
         let a = page_at(&store, 3);

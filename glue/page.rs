@@ -27,7 +27,7 @@ use kernel::prelude::*;
 use kernel::scatterlist::SgChunk;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::barrier::{smp_mb, Read};
-use kernel::sync::rcu::{Guard, RcuBox};
+use kernel::sync::rcu::{Guard, RcuBox, RcuBoxBatch};
 use kernel::task::cond_resched;
 use kernel::xarray::{AllocKind, RcuSlots, XArray};
 
@@ -219,7 +219,7 @@ fn read_page_walk(
 /// A page of the store and its sequence count.
 pub(crate) struct StorePage {
     seq: SeqCount,
-    /// Set when the page is retired (see [`retire`]), read when it is
+    /// Set when the page is retired (see [`mark_retired`]), read when it is
     /// freed. Fits beside the count: the page still takes 32 bytes of slab
     /// with its RCU head.
     retired: Atomic<bool>,
@@ -326,14 +326,46 @@ pub(crate) fn retired_pages() -> usize {
     RETIRED.load(Relaxed)
 }
 
+/// Marks `page` retired and counts it in [`retired_pages`], before it is
+/// dropped: readers may still be reading it, and it is freed (and uncounted)
+/// after a grace period, by a callback that sees both stores.
+fn mark_retired(page: &RcuBox<StorePage>) {
+    page.retired.store(true, Relaxed);
+    RETIRED.fetch_add(1, Relaxed);
+}
+
 /// Drops `page`, which readers may still be reading: it is freed after a
 /// grace period, and counted in [`retired_pages`] until then.
 fn retire(page: RcuBox<StorePage>) {
-    page.retired.store(true, Relaxed);
-    // Counted before the drop queues the callback that uncounts it, which
-    // runs after the grace period and so sees both stores.
-    RETIRED.fetch_add(1, Relaxed);
+    mark_retired(&page);
     drop(page);
+}
+
+/// Pages that one command, or the freeing of one object, removes: they are
+/// retired together, one RCU callback for up to [`Retiring::BATCH`] of
+/// them, queued when the batch is full or dropped.
+pub(crate) struct Retiring(RcuBoxBatch<StorePage>);
+
+impl Retiring {
+    /// The most pages one RCU callback frees: it frees them all at once, in
+    /// softirq context.
+    const BATCH: usize = 64;
+
+    /// No page yet. The batch allocates its callback head without sleeping
+    /// or reclaiming (removals run on the I/O path, and may run in an RCU
+    /// read-side critical section): if that fails, its pages go one
+    /// callback each, as without a batch.
+    pub(crate) fn new() -> Self {
+        Self(RcuBoxBatch::new(flags::GFP_NOWAIT | flags::__GFP_NOWARN))
+    }
+
+    fn add(&mut self, page: RcuBox<StorePage>) {
+        mark_retired(&page);
+        self.0.push(page);
+        if self.0.len() >= Self::BATCH {
+            self.0.queue();
+        }
+    }
 }
 
 /// What [`PageIndex::insert`] did.
@@ -429,14 +461,14 @@ impl PageIndex {
         self.end.store(end, Relaxed);
     }
 
-    /// Removes the page at `index`, if any; whether there was one. Readers
-    /// that found it may still read it: it is freed after an RCU grace
-    /// period.
-    pub(crate) fn remove(&self, index: usize) -> bool {
+    /// Removes the page at `index`, if any, into `retiring`; whether there
+    /// was one. Readers that found it may still read it: it is freed after
+    /// an RCU grace period.
+    pub(crate) fn remove(&self, index: usize, retiring: &mut Retiring) -> bool {
         let page = self.xa.lock().remove(index);
         let found = page.is_some();
         if let Some(page) = page {
-            retire(page);
+            retiring.add(page);
         }
         found
     }
@@ -456,9 +488,10 @@ impl PinnedDrop for PageIndex {
         // from configfs or from a namespace's disable, both of which sleep.
         // The pages go one at a time, yielding the CPU between them, so that
         // a large store is not one long loop for the XArray's own drop.
+        let mut retiring = Retiring::new();
         let mut from = 0;
         while let Some(i) = self.next_present(from, usize::MAX) {
-            self.remove(i);
+            self.remove(i, &mut retiring);
             cond_resched();
             match i.checked_add(1) {
                 Some(next) => from = next,
