@@ -93,6 +93,31 @@ pub fn synchronize_rcu() {
     unsafe { bindings::synchronize_rcu() };
 }
 
+/// Wait for an RCU Tasks grace period.
+///
+/// Waits until every task that was running kernel code at the moment of the call has switched
+/// context voluntarily (being preempted does not count), returned to user space, or exited. This
+/// is what code that is about to be freed needs, when a task may still be executing it without
+/// holding a lock or a reference that the freeing waits for: a trampoline, or a module function
+/// that returns after it dropped the last reference pinning its module. It does not wait for
+/// interrupt handlers that run on an idle CPU: [`synchronize_rcu()`] does.
+///
+/// Without `CONFIG_TASKS_RCU` this is [`synchronize_rcu()`], as in C. That is enough without
+/// preemption, where a task cannot be preempted outside an RCU read-side critical section; a user
+/// that needs the wait on a preemptible kernel selects `NEED_TASKS_RCU` in Kconfig.
+///
+/// Note that this is one of the RCU primitives which must not be called in atomic context.
+#[inline]
+pub fn synchronize_rcu_tasks() {
+    #[cfg(CONFIG_TASKS_RCU)]
+    // SAFETY: `synchronize_rcu_tasks()` is always safe to be called from process context.
+    unsafe {
+        bindings::synchronize_rcu_tasks()
+    };
+    #[cfg(not(CONFIG_TASKS_RCU))]
+    synchronize_rcu();
+}
+
 /// A [`ForeignOwnable`] whose value RCU readers may borrow while it is foreign-owned.
 ///
 /// A data structure that keeps its values in foreign-owned form and frees its own nodes after an
