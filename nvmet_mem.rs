@@ -40,7 +40,10 @@ module! {
 
 #[pin_data]
 struct NvmetMem {
-    // Dropped first: the poll of held commands runs this module's code.
+    // Dropped first: code of this module that completed a command may
+    // still be returning.
+    _returning: Returning,
+    // Then the poll of held commands, which runs this module's code.
     _poll: TableWork,
     // No namespace can bind once the backend is gone.
     _registration: entry::BackendRegistration,
@@ -48,6 +51,28 @@ struct NvmetMem {
     _configfs: kernel::configfs::Subsystem<configfs::Root>,
     // Dropped last: waits for the pages the stores removed to be freed.
     _retired: RetiredPages,
+}
+
+/// Waits, when dropped, until no CPU or task executes this module's code
+/// after completing a command. A namespace pins the module only until its
+/// last command completes: the function that completed it (a backend's
+/// execute, a timer callback, a work item) may still be returning, in this
+/// module's text, when the namespace is disabled and the module is removed.
+/// None of them sleeps after the completion, so each has left once every
+/// task has switched context voluntarily ([`synchronize_rcu_tasks`], which
+/// Kconfig makes sure is more than [`synchronize_rcu`] on a preemptible
+/// kernel) and every interrupt and bottom half has ended
+/// ([`synchronize_rcu`]).
+///
+/// [`synchronize_rcu_tasks`]: kernel::sync::rcu::synchronize_rcu_tasks
+/// [`synchronize_rcu`]: kernel::sync::rcu::synchronize_rcu
+struct Returning;
+
+impl Drop for Returning {
+    fn drop(&mut self) {
+        kernel::sync::rcu::synchronize_rcu();
+        kernel::sync::rcu::synchronize_rcu_tasks();
+    }
 }
 
 /// Waits, when dropped, until every page that a store removed (see
@@ -84,6 +109,7 @@ impl kernel::InPlaceModule for NvmetMem {
             store::set_reserve_pages(store::default_reserve_pages());
             let objects = backend::ObjectTable::new()?;
             Ok(try_pin_init!(Self {
+                _returning: Returning,
                 _poll: TableWork(objects.clone()),
                 _configfs <- configfs::subsystem(objects.clone()),
                 _registration: entry::register(objects)?,

@@ -148,6 +148,7 @@ cat >>"$src/drivers/nvme/target/Kconfig" <<'EOF'
 config NVME_TARGET_MEM
 	tristate "NVMe Target memory backend"
 	depends on NVME_TARGET && RUST && 64BIT && !PREEMPT_RT
+	select NEED_TASKS_RCU
 	help
 	  This adds the "mem" namespace backend to the NVMe target: a
 	  namespace whose blocks live in memory on the target, allocated a
@@ -164,6 +165,9 @@ config NVME_TARGET_MEM
 	  below. It is not offered on PREEMPT_RT, where a page's writer bit,
 	  which spins with bottom halves disabled, would not keep a reader
 	  on the same CPU from preempting the writer and spinning for ever.
+	  It selects Tasks RCU, which its removal waits on: a task preempted
+	  in its code, after the command that pinned it completed, must have
+	  left it before the module's text is freed.
 
 	  To compile this as a module, choose M here: the module will be
 	  called nvmet-mem.
