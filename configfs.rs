@@ -30,7 +30,7 @@ use kernel::fmt::{self, Write as _};
 use kernel::mm::totalram_pages;
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
-use kernel::str::CString;
+use kernel::str::{parse_int::ParseInt, BStr, CString};
 use kernel::sync::Arc;
 use kernel::{configfs_attrs, pr_err};
 
@@ -229,11 +229,24 @@ pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
         Some(b't' | b'T') => (&s[..s.len() - 1], 40),
         _ => (s, 0),
     };
+    decimal(digits)?.checked_mul(1u64 << shift).ok_or(EINVAL)
+}
+
+/// Parses ASCII decimal digits, at least one and nothing else, with the
+/// kernel's parser. Its grammar is wider than the one documented here (a
+/// sign, `0x`, `0o` and `0b` prefixes, a leading 0 for octal): the digits
+/// reach it without their leading zeros, so that `010` is ten.
+fn decimal(digits: &str) -> Result<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(EINVAL);
     }
-    let n: u64 = digits.parse().map_err(|_| EINVAL)?;
-    n.checked_mul(1u64 << shift).ok_or(EINVAL)
+    let significant = digits.trim_start_matches('0');
+    let digits = if significant.is_empty() {
+        "0"
+    } else {
+        significant
+    };
+    u64::from_str(BStr::from_bytes(digits.as_bytes()))
 }
 
 /// The largest namespace: nvmet keeps the size in bytes in a `loff_t`.
@@ -245,14 +258,14 @@ fn parse_u64(input: &[u8]) -> Result<u64> {
     let s = core::str::from_utf8(input)
         .map_err(|_| EINVAL)?
         .trim_ascii();
-    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (s, 10),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(EINVAL);
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        // The kernel's parser takes the prefix too, and nothing else here.
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u64::from_str(BStr::from_bytes(s.as_bytes()))
+        }
+        Some(_) => Err(EINVAL),
+        None => decimal(s),
     }
-    u64::from_str_radix(digits, radix).map_err(|_| EINVAL)
 }
 
 /// Parses a decimal integer, surrounding ASCII white space ignored.
@@ -260,7 +273,16 @@ fn parse_int(input: &[u8]) -> Result<i64> {
     let s = core::str::from_utf8(input)
         .map_err(|_| EINVAL)?
         .trim_ascii();
-    s.parse::<i64>().map_err(|_| EINVAL)
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let n = decimal(digits)?;
+    if negative {
+        0i64.checked_sub_unsigned(n).ok_or(EINVAL)
+    } else {
+        i64::try_from(n).map_err(|_| EINVAL)
+    }
 }
 
 /// Bytes of RAM the kernel manages.
@@ -919,5 +941,18 @@ mod tests {
         assert!(parse_int("0\u{a0}".as_bytes()).is_err());
         assert!(parse_int(b"9223372036854775808").is_err());
         assert!(parse_int(b"").is_err());
+        assert_eq!(parse_int(b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_int(b"+5"), Ok(5));
+        // Decimal, whatever the kernel's parser makes of a leading 0.
+        assert_eq!(parse_int(b"010"), Ok(10));
+        assert_eq!(parse_int(b"-007"), Ok(-7));
+        assert_eq!(parse_u64(b"010"), Ok(10));
+        assert_eq!(parse_size(b"010K"), Ok(10 << 10));
+        assert_eq!(parse_size(b"000"), Ok(0));
+        for bad in [&b"0o7"[..], b"0b1", b"--1", b"-+1", b"+-1", b"0x10"] {
+            assert!(parse_int(bad).is_err());
+        }
+        assert!(parse_u64(b"0o7").is_err());
+        assert!(parse_u64(b"+0x1").is_err());
     }
 }
