@@ -62,18 +62,30 @@ fn hold(table: Arc<ObjectTable>, req: Req<'_>, cmd: Command) {
     // I/O path, and a failure only ends the command.
     let mut polled = table.held.lock();
     let mut held = obj.held.lock();
+    // Room in both lists first, so that the command ends here only after
+    // this function has let go of the object: its reference may be the
+    // last one once the command has ended (the namespace disabled, the
+    // object removed), and an object's teardown has no place on the I/O
+    // path, nor module code after a command's end.
+    let room = (held.polled || polled.reserve(1, GFP_NOWAIT).is_ok())
+        && held.cmds.reserve(1, GFP_NOWAIT).is_ok();
+    if !room {
+        drop(held);
+        drop(polled);
+        drop(obj);
+        return req.complete(SC_INTERNAL);
+    }
     if !held.polled {
-        if polled.push(obj.clone(), GFP_NOWAIT).is_err() {
-            drop(held);
-            drop(polled);
-            return req.complete(SC_INTERNAL);
-        }
+        // Within the capacity just reserved: cannot fail.
+        let _ = polled.push_within_capacity(obj.clone());
         held.polled = true;
     }
-    // Should the vector not grow, the command is dropped: completed with
-    // Command Abort Requested.
-    let _ = held.cmds.push((req.hold(), cmd, deadline), GFP_NOWAIT);
+    let _ = held.cmds.push_within_capacity((req.hold(), cmd, deadline));
     drop(held);
+    // The command cannot end before the table's lock is dropped (the poll
+    // takes it first), and its namespace, whose binding holds the object,
+    // not before the command: this reference is not the last.
+    drop(obj);
     // Under the table's lock: the poll that ends this command runs after
     // it, so once the command has ended (and its namespace may go, and the
     // module with it) no queueing by this function is left to come.

@@ -103,8 +103,9 @@ pub fn synchronize_rcu() {
 /// interrupt handlers that run on an idle CPU: [`synchronize_rcu()`] does.
 ///
 /// Without `CONFIG_TASKS_RCU` this is [`synchronize_rcu()`], as in C. That is enough without
-/// preemption, where a task cannot be preempted outside an RCU read-side critical section; a user
-/// that needs the wait on a preemptible kernel selects `NEED_TASKS_RCU` in Kconfig.
+/// preemption for code that does not schedule (`cond_resched()` included) between the hand-off
+/// and its return, since a task cannot be preempted there; a user that needs the wait on a
+/// preemptible kernel selects `NEED_TASKS_RCU` in Kconfig.
 ///
 /// Note that this is one of the RCU primitives which must not be called in atomic context.
 #[inline]
