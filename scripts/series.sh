@@ -43,6 +43,7 @@ RUST_PATCHES=(
 	"rust/msg/rcu-box.txt rust/kernel/sync/rcu.rs"
 	"rust/msg/xarray-rcu-insert-find.txt rust/kernel/xarray.rs rust/helpers/xarray.c"
 	"rust/msg/random.txt +rust/kernel/random.rs"
+	"rust/msg/ratelimit.txt +rust/kernel/ratelimit.rs +rust/helpers/ratelimit.c"
 	"rust/msg/percpu-counter.txt +rust/kernel/percpu_counter.rs rust/kernel/lib.rs rust/helpers/helpers.c +rust/helpers/percpu_counter.c"
 	"rust/msg/workqueue-flush.txt rust/kernel/workqueue.rs"
 	"rust/msg/task-cond-resched.txt rust/kernel/task.rs rust/helpers/task.c"
@@ -54,12 +55,15 @@ RUST_PATCHES=(
 # adds F: lines at the end of that section's F: lines (before K: and N:)
 declare -A RUST_MAINTAINERS=(
 	[rust/msg/random.txt]="RANDOM NUMBER DRIVER|rust/kernel/random.rs"
+	[rust/msg/ratelimit.txt]="PRINTK|rust/helpers/ratelimit.c|rust/kernel/ratelimit.rs"
 	[rust/msg/percpu-counter.txt]="PER-CPU MEMORY ALLOCATOR|rust/helpers/percpu*.c|rust/kernel/percpu*.rs"
 )
-# and a line that a patch adds to a file that another patch copies
-# whole: "file|line it goes after|line"
+# and the lines that a patch adds to files that another patch copies
+# whole: "file|line it goes after|line", one edit per line
 declare -A RUST_EDITS=(
 	[rust/msg/random.txt]="rust/kernel/lib.rs|pub mod pwm;|pub mod random;"
+	[rust/msg/ratelimit.txt]="rust/kernel/lib.rs|pub mod random;|pub mod ratelimit;
+rust/helpers/helpers.c|#include \"pwm.c\"|#include \"ratelimit.c\""
 	[rust/msg/percpu-counter.txt]="rust/bindings/bindings_helper.h|#include <linux/pci.h>|#include <linux/percpu_counter.h>"
 )
 rust_files=()
@@ -104,12 +108,12 @@ for r in "${RUST_PATCHES[@]}"; do
 		f=${f#+}
 		cp "$NVMET_MEM_TOP/$f" "$src/$f"
 	done
-	if [ -n "${RUST_EDITS[${w[0]}]:-}" ]; then
-		IFS='|' read -r -a e <<<"${RUST_EDITS[${w[0]}]}"
+	while IFS='|' read -r -a e; do
+		[ ${#e[@]} -gt 0 ] || continue
 		grep -qxF "${e[1]}" "$src/${e[0]}" || die "no line '${e[1]}' in ${e[0]}"
 		awk -v after="${e[1]}" -v add="${e[2]}" '{ print } $0 == after { print add }' \
 			"$src/${e[0]}" >"$tmp/edit" && mv "$tmp/edit" "$src/${e[0]}"
-	fi
+	done <<<"${RUST_EDITS[${w[0]}]:-}"
 	if [ -n "${RUST_MAINTAINERS[${w[0]}]:-}" ]; then
 		IFS='|' read -r -a m <<<"${RUST_MAINTAINERS[${w[0]}]}"
 		awk -v sec="${m[0]}" -v add="$(printf 'F:\t%s\n' "${m[@]:1}")" '
