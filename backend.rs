@@ -17,10 +17,12 @@ use crate::inject::Rules;
 use crate::nvme::{Command, Status, NR_COMMANDS};
 use crate::store::{Limits, Store};
 use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::fmt;
 use kernel::page::PAGE_SHIFT;
 use kernel::percpu_counter::PercpuCounters;
 use kernel::prelude::*;
 use kernel::random::get_random_u64;
+use kernel::ratelimit::RateLimit;
 use kernel::str::CString;
 use kernel::sync::{static_lock_class, Arc, ArcBorrow, Mutex};
 use kernel::time::{msecs_to_jiffies, Instant, Monotonic};
@@ -253,6 +255,10 @@ pub(crate) struct ObjectTable {
     dead: Mutex<KVec<Arc<MemObject>>>,
     #[pin]
     reap: Work<ObjectTable, 1>,
+    /// Limits the log lines that explain refused configfs writes and
+    /// namespace enables (see [`ObjectTable::log_refusal`]).
+    #[pin]
+    refusals: RateLimit,
 }
 
 /// How often held commands are checked for a reason to end.
@@ -277,6 +283,16 @@ impl WorkItem<1> for ObjectTable {
 }
 
 impl ObjectTable {
+    /// Logs why a configfs write or a namespace's enable was refused, at
+    /// most 10 times in 5 seconds, then how many reasons were left out:
+    /// whoever can write to configfs must not be able to flood the log.
+    /// The write fails with its errno every time.
+    pub(crate) fn log_refusal(&self, why: fmt::Arguments<'_>) {
+        if self.refusals.allow(c"nvmet_mem: refusals") {
+            pr_err!("{}\n", why);
+        }
+    }
+
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
@@ -285,6 +301,7 @@ impl ObjectTable {
                 poll <- new_delayed_work!("ObjectTable::poll"),
                 dead <- new_mutex!(KVec::new()),
                 reap <- new_work!("ObjectTable::reap"),
+                refusals <- RateLimit::new(),
             }),
             GFP_KERNEL,
         )
@@ -405,26 +422,26 @@ pub(crate) fn enable(
 ) -> Result<KBox<Binding>> {
     let nsid = ns.nsid();
     let Some(path) = ns.device_path() else {
-        pr_err!("nsid {}: device_path must name a memory object\n", nsid);
+        objects.log_refusal(fmt!("nsid {}: device_path must name a memory object", nsid));
         return Err(EINVAL);
     };
     let Some(obj) = objects.find(path) else {
-        pr_err!("nsid {}: no memory object {:?}\n", nsid, path);
+        objects.log_refusal(fmt!("nsid {}: no memory object {:?}", nsid, path));
         return Err(ENOENT);
     };
     let bound = {
         let mut s = obj.settings.lock();
         if let Some(other) = s.bound {
-            pr_err!(
-                "nsid {}: memory object {:?} is in use by nsid {}\n",
+            objects.log_refusal(fmt!(
+                "nsid {}: memory object {:?} is in use by nsid {}",
                 nsid,
                 path,
                 other
-            );
+            ));
             return Err(EBUSY);
         }
         if s.size == 0 {
-            pr_err!("nsid {}: memory object {:?} has no size\n", nsid, path);
+            objects.log_refusal(fmt!("nsid {}: memory object {:?} has no size", nsid, path));
             return Err(EINVAL);
         }
         let shift = s.block_size.trailing_zeros();

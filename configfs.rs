@@ -26,13 +26,13 @@ use crate::store::{set_reserve_pages, RESERVE_PAGES};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::NumaNode;
 use kernel::configfs::{self, AttributeOperations};
+use kernel::configfs_attrs;
 use kernel::fmt::{self, Write as _};
 use kernel::mm::totalram_pages;
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::str::{parse_int::ParseInt, BStr, CString};
 use kernel::sync::Arc;
-use kernel::{configfs_attrs, pr_err};
 
 pub(crate) fn subsystem(
     objects: Arc<ObjectTable>,
@@ -92,14 +92,16 @@ impl AttributeOperations<1> for Root {
         show_value(page, pages * PAGE_SIZE as u64)
     }
 
-    fn store(_this: &Root, page: &[u8]) -> Result {
+    fn store(this: &Root, page: &[u8]) -> Result {
         let Ok(bytes) = parse_size(page) else {
-            pr_err!("reserve_memory: not a byte count\n");
+            this.objects
+                .log_refusal(fmt!("reserve_memory: not a byte count"));
             return Err(EINVAL);
         };
         let ram = ram_bytes();
         if bytes > ram {
-            pr_err!("reserve_memory: above the {} bytes of RAM\n", ram);
+            this.objects
+                .log_refusal(fmt!("reserve_memory: above the {} bytes of RAM", ram));
             return Err(EINVAL);
         }
         let pages = bytes.div_ceil(PAGE_SIZE as u64) as usize;
@@ -123,12 +125,13 @@ impl AttributeOperations<2> for Root {
         show_value(page, u8::from(NODATA_UNZEROED.load(Ordering::Relaxed)))
     }
 
-    fn store(_this: &Root, page: &[u8]) -> Result {
+    fn store(this: &Root, page: &[u8]) -> Result {
         let on = match parse_int(page) {
             Ok(0) => false,
             Ok(1) => true,
             _ => {
-                pr_err!("debug_nodata_unzeroed: must be 0 or 1\n");
+                this.objects
+                    .log_refusal(fmt!("debug_nodata_unzeroed: must be 0 or 1"));
                 return Err(EINVAL);
             }
         };
@@ -301,9 +304,11 @@ fn show_value(page: &mut [u8; PAGE_SIZE], v: impl fmt::Display) -> Result<usize>
     Ok(w.bytes_written())
 }
 
-/// Logs why a write to `attr` of `this` was refused and returns `err`.
+/// Logs why a write to `attr` of `this` was refused (rate-limited) and
+/// returns `err`.
 fn refuse(this: &ObjectDir, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
-    pr_err!("{:?}: {}: {}\n", &*this.obj.name, attr, why);
+    this.objects
+        .log_refusal(fmt!("{:?}: {}: {}", &*this.obj.name, attr, why));
     Err(err)
 }
 
@@ -615,6 +620,7 @@ impl configfs::GroupOperations for ObjectDir {
             try_pin_init!(RuleDir {
                 rule: Rule::new()?,
                 obj: self.obj.clone(),
+                objects: self.objects.clone(),
             }),
         ))
     }
@@ -627,6 +633,7 @@ impl configfs::GroupOperations for ObjectDir {
 pub(crate) struct RuleDir {
     rule: Arc<Rule>,
     obj: Arc<MemObject>,
+    objects: Arc<ObjectTable>,
 }
 
 #[pinned_drop]
@@ -636,9 +643,11 @@ impl PinnedDrop for RuleDir {
     }
 }
 
-/// Logs why a write to `attr` of a rule was refused and returns `err`.
+/// Logs why a write to `attr` of a rule was refused (rate-limited) and
+/// returns `err`.
 fn refuse_rule(this: &RuleDir, attr: &str, err: Error, why: fmt::Arguments<'_>) -> Result {
-    pr_err!("{:?}: rule {}: {}\n", &*this.obj.name, attr, why);
+    this.objects
+        .log_refusal(fmt!("{:?}: rule {}: {}", &*this.obj.name, attr, why));
     Err(err)
 }
 

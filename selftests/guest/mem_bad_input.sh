@@ -8,8 +8,8 @@
 # taken, empty and white-space-only values, non-ASCII white space, NUL
 # bytes, non-UTF-8, writes to read-only files, binding errors, and every
 # change while the object is bound. Each is rejected with the right errno
-# and (for what the module parses) a kernel log line, and leaves every
-# attribute exactly as it was. Then the accepted forms, objects with odd
+# and (for what the module parses) a kernel log line, unless the rate limit
+# of those lines left it out, and leaves every attribute exactly as it was. Then the accepted forms, objects with odd
 # names, and a cap below what is allocated.
 . "$(dirname "$0")/../lib.sh"
 load_mem
@@ -316,12 +316,34 @@ nvme disconnect -n testnqn.bad >/dev/null
 write_attr "$ns1/enable" 0
 case_ EINVAL "$MEMCFS/bad1/max_memory" 128K
 
+# The reasons are rate-limited (10 in 5 s, module-wide): a flood of 50
+# refused writes logs at most 10 of them, and the first refusal once the
+# interval has passed reports how many were left out, then logs its own.
+echo "${mark}flood" >/dev/kmsg
+for _ in $(seq 50); do
+	{ echo abc >"$obj/size"; } 2>/dev/null && fail "a flood write of size succeeded"
+done
+echo "${mark}after" >/dev/kmsg
+sleep 6
+{ echo abc >"$obj/size"; } 2>/dev/null && fail "a write of size succeeded after the flood"
 # every case that the module or nvmet refused after parsing logged a line
-missing=$(dmesg | awk -v mark="$mark" -v need="${logged[*]}" '
+# (at level err or warn), or was left out by the rate limit and counted
+read -r missing quiet left flood last <<<"$(dmesg -x | awk -v mark="$mark" -v need="${logged[*]}" '
 	BEGIN { split(need, l, " "); for (i in l) want[l[i]] = 1 }
 	index($0, mark) { c = substr($0, index($0, mark) + length(mark)); seen[c] = 1; next }
-	c != "" && /nvmet(_mem)?: / { got[c] = 1 }
-	END { for (k in want) if (!(k in got)) printf "%s%s", k, (k in seen ? " " : "(mark lost) ") }')
-[ -z "$missing" ] || fail "no kernel log line for case(s) $missing"
-msg "$n bad inputs rejected, ${#logged[@]} with a kernel log line"
+	/nvmet_mem: refusals: [0-9]+ callbacks suppressed/ {
+		n = $0; sub(/.*refusals: /, "", n); sub(/ .*/, "", n)
+		left += n; if (c == "flood" || c == "after") last += n; next }
+	c != "" && /:(err|warn) *:.*nvmet(_mem)?: / { got[c] = 1; if (c == "flood") flood++; if (c == "after") after = 1 }
+	END {
+		for (k in want) if (!(k in got)) { quiet++; if (!(k in seen)) lost = lost k "," }
+		printf "%s %d %d %d %d\n", (lost == "" ? "-" : lost), quiet, left, flood, (after ? last + 0 : -1) }')"
+[ "$missing" = - ] || fail "marks lost for case(s) $missing"
+[ "$flood" -le 10 ] || fail "a flood of 50 refused writes logged $flood reasons: not rate-limited"
+[ "$last" -ge 0 ] || fail "the first refusal after the flood logged no reason"
+[ "$last" -ge $((50 - flood)) ] ||
+	fail "the flood's reasons left out were reported as $last, not at least $((50 - flood))"
+[ "$quiet" -le $((left - 50 + flood)) ] ||
+	fail "$quiet cases logged no reason, but the rate limit left out only $((left - 50 + flood)) of theirs"
+msg "$n bad inputs rejected, $((${#logged[@]} - quiet)) with a kernel log line, $quiet left out by the rate limit; a flood of 50 logged $flood"
 [ $n -ge 120 ] || fail "only $n cases"

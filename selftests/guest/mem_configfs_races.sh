@@ -163,9 +163,9 @@ msg "io0 removed during round $(( $(wc -l <"$tmp/rounds") + 1 )) of $rounds"
 # a fresh one, which a second namespace binds to
 write_attr "$ns2/backend" mem
 write_attr "$ns2/device_path" io0
-log_mark
+# (ENOENT is the backend's "no memory object"; the log line that says so
+# may be left out by the rate limit of refusal messages)
 expect_errno ENOENT try_write "$ns2/enable" 1
-log_since | grep -q "no memory object" || fail "io0 bindable after rmdir"
 new_mem_obj io0 1M
 [ "$(cat "$MEMCFS/io0/allocated")" = 0 ] || fail "the new io0 has pages"
 write_attr "$ns2/enable" 1 || fail "enable on the new io0"
