@@ -10,13 +10,15 @@ use crate::{bindings, prelude::*, str::CStr, types::Opaque};
 /// kernel's control (a user, a device, a remote host) can trigger at will.
 ///
 /// The limit is the kernel's default: at most `DEFAULT_RATELIMIT_BURST` (10) events in each
-/// `DEFAULT_RATELIMIT_INTERVAL` (5 seconds), as `__ratelimit()` decides; the first event allowed
-/// after some were refused logs how many were (`"<name>: <n> callbacks suppressed"`). It is what
+/// `DEFAULT_RATELIMIT_INTERVAL` (5 seconds), as `__ratelimit()` decides. Once an interval in which
+/// events were refused has expired, the next call logs how many were
+/// (`"<name>: <n> callbacks suppressed"`). It is what
 /// C's `pr_err_ratelimited()` keeps per call site, as an object that the caller places (in the
 /// data of a driver, say) and initialises in place.
 ///
-/// The state's lock has one lockdep class for every `RateLimit`: it is a leaf lock, taken only
-/// with a trylock inside `__ratelimit()`.
+/// The state's lock has one lockdep class for every `RateLimit`. `__ratelimit()` takes it only with
+/// a trylock, so a caller never waits on it; the suppressed-count line is printed with
+/// `printk_deferred()` while it is held.
 ///
 /// # Invariants
 ///
@@ -39,11 +41,13 @@ pub struct RateLimit {
     state: Opaque<bindings::ratelimit_state>,
 }
 
-// SAFETY: `__ratelimit()` may be called on one state from any thread, concurrently: it serialises
-// on the state's lock, or reads and updates the state's atomics only if that lock is contended.
+// SAFETY: A `struct ratelimit_state` has no thread affinity: it holds no reference to a task, a CPU
+// or memory of its own, and needs no destructor, so it may be owned by and dropped on any thread.
 unsafe impl Send for RateLimit {}
 
-// SAFETY: As for `Send`: a shared `RateLimit` is only passed to `__ratelimit()`.
+// SAFETY: A shared `RateLimit` is only passed to `__ratelimit()`, which may be called on one state
+// from any thread concurrently: it serialises on the state's lock, or, if that lock is contended,
+// decides with the state's atomic counters alone.
 unsafe impl Sync for RateLimit {}
 
 impl RateLimit {
