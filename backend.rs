@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub(crate) max_memory: u64,
     /// Complete Read and Write without moving data (a benchmark ceiling).
     pub(crate) nodata: bool,
+    /// Commands honour nowait: nvme-loop may execute them where it submits.
+    pub(crate) nowait: bool,
     /// NSID of the namespace bound to the object, if any.
     pub(crate) bound: Option<u32>,
 }
@@ -142,6 +144,7 @@ impl MemObject {
                     numa_node: -1,
                     max_memory: 0,
                     nodata: false,
+                    nowait: true,
                     bound: None,
                 }),
                 size: AtomicU64::new(0),
@@ -390,6 +393,8 @@ pub(crate) struct Binding {
     pub(crate) limits: Limits,
     /// Read and Write move no data.
     pub(crate) nodata: bool,
+    /// Commands honour nowait (see [`crate::io::Via`]).
+    pub(crate) nowait: bool,
 }
 
 impl Binding {
@@ -454,6 +459,7 @@ pub(crate) fn enable(
                     max_pages: (s.max_memory >> PAGE_SHIFT) as usize,
                 },
                 nodata: s.nodata,
+                nowait: s.nowait,
             },
             GFP_KERNEL,
         )?;
@@ -461,12 +467,13 @@ pub(crate) fn enable(
         bound
     };
     pr_info!(
-        "nsid {}: serving {:?}: {} blocks of {} bytes{}\n",
+        "nsid {}: serving {:?}: {} blocks of {} bytes{}{}\n",
         nsid,
         path,
         bound.nblocks(),
         1u32 << bound.shift,
-        if bound.nodata { ", no data" } else { "" }
+        if bound.nodata { ", no data" } else { "" },
+        if bound.nowait { "" } else { ", nowait off" }
     );
     ns.set_geometry(bound.nblocks() << bound.shift, bound.shift);
     Ok(bound)

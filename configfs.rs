@@ -4,8 +4,8 @@
 //!
 //! `mkdir nvmet_mem/NAME` creates a memory object, `rmdir` removes it. Its
 //! attributes are `size`, `blocksize`, `numa_node`, `max_memory`, `nodata`,
-//! `latency_ns`, `latency_range_ns` and the read-only `allocated` and
-//! `stats`; the subsystem's own are `features`, `reserve_memory` and, on
+//! `nowait`, `latency_ns`, `latency_range_ns` and the read-only `allocated`
+//! and `stats`; the subsystem's own are `features`, `reserve_memory` and, on
 //! debug kernels only, the test hook `debug_nodata_unzeroed`;
 //! Documentation/nvmet-mem.rst describes each. A write either takes effect
 //! whole or fails with an errno and a one-line kernel log message, leaving
@@ -75,7 +75,7 @@ impl AttributeOperations<0> for Root {
     fn show(_this: &Root, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
         let mut w = kernel::str::Formatter::new(page);
         w.write_str(
-            "size,blocksize,numa_node,max_memory,allocated,nodata,stats,resize,thin,inject_error,latency,hold_ms\n",
+            "size,blocksize,numa_node,max_memory,allocated,nodata,nowait,stats,resize,thin,inject_error,latency,hold_ms\n",
         )?;
         Ok(w.bytes_written())
     }
@@ -164,6 +164,7 @@ impl configfs::GroupOperations for Root {
                 stats: 6,
                 latency_ns: 7,
                 latency_range_ns: 8,
+                nowait: 9,
             ],
         };
         let dir_name: CString = name.try_into()?;
@@ -591,6 +592,27 @@ impl AttributeOperations<8> for ObjectDir {
 
     fn store(this: &ObjectDir, page: &[u8]) -> Result {
         store_latency(this, "latency_range_ns", &this.obj.latency_range_ns, page)
+    }
+}
+
+#[vtable]
+impl AttributeOperations<9> for ObjectDir {
+    type Data = ObjectDir;
+
+    fn show(this: &ObjectDir, page: &mut [u8; PAGE_SIZE]) -> Result<usize> {
+        show_value(page, u8::from(this.obj.settings.lock().nowait))
+    }
+
+    fn store(this: &ObjectDir, page: &[u8]) -> Result {
+        let nowait = match parse_int(page) {
+            Ok(0) => false,
+            Ok(1) => true,
+            _ => return refuse!(this, "nowait", EINVAL, "must be 0 or 1"),
+        };
+        let mut s = this.obj.settings.lock();
+        refuse_if_bound(this, "nowait", &s)?;
+        s.nowait = nowait;
+        Ok(())
     }
 }
 

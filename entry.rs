@@ -15,7 +15,7 @@ use crate::glue::{
     Execute, Executing, Namespace, NamespaceRef, NsInfo, Operations, Parse, Registration,
 };
 use crate::hold;
-use crate::io;
+use crate::io::{self, Via};
 use crate::nvme::{Command, Status};
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -58,8 +58,8 @@ impl Operations for MemBackend {
     }
 
     fn parse_io_cmd(req: &Parse<'_, Self>) -> Result<(), Status> {
-        let (cmd, checked) = io::parse(req)?;
-        set_execute(req, cmd, checked);
+        let (cmd, via) = io::parse(req)?;
+        set_execute(req, cmd, via);
         Ok(())
     }
 
@@ -81,13 +81,25 @@ impl Operations for MemBackend {
 }
 
 macro_rules! commands {
-    ($($cmd:ident => $exec:ident, $checked:ident, $io:ident);* $(;)?) => {
+    ($($cmd:ident => $exec:ident, $queued:ident, $checked:ident, $io:ident);* $(;)?) => {
         $(
             /// Executes the command: [`crate::io`] honours nowait.
             struct $exec;
 
             impl Execute<MemBackend> for $exec {
                 const NOWAIT_CAPABLE: bool = true;
+
+                fn execute(req: Executing<'_, MemBackend>) {
+                    io::$io(req.into_request())
+                }
+            }
+
+            /// Executes the command where it may sleep: the object's
+            /// `nowait` is off.
+            struct $queued;
+
+            impl Execute<MemBackend> for $queued {
+                const NOWAIT_CAPABLE: bool = false;
 
                 fn execute(req: Executing<'_, MemBackend>) {
                     io::$io(req.into_request())
@@ -108,13 +120,13 @@ macro_rules! commands {
             }
         )*
 
-        /// Installs what executes `cmd`, with the injection rules' check
-        /// first if `checked`.
-        fn set_execute(req: &Parse<'_, MemBackend>, cmd: Command, checked: bool) {
-            match (cmd, checked) {
+        /// Installs what executes `cmd` the way `via` says.
+        fn set_execute(req: &Parse<'_, MemBackend>, cmd: Command, via: Via) {
+            match (cmd, via) {
                 $(
-                    (Command::$cmd, false) => req.set_execute::<$exec>(),
-                    (Command::$cmd, true) => req.set_execute::<$checked>(),
+                    (Command::$cmd, Via::Nowait) => req.set_execute::<$exec>(),
+                    (Command::$cmd, Via::Workqueue) => req.set_execute::<$queued>(),
+                    (Command::$cmd, Via::Rules) => req.set_execute::<$checked>(),
                 )*
             }
         }
@@ -122,11 +134,11 @@ macro_rules! commands {
 }
 
 commands!(
-    Read => ExecuteRead, CheckedRead, execute_read;
-    Write => ExecuteWrite, CheckedWrite, execute_write;
-    Compare => ExecuteCompare, CheckedCompare, execute_compare;
-    WriteZeroes => ExecuteWriteZeroes, CheckedWriteZeroes, execute_write_zeroes;
-    Dsm => ExecuteDsm, CheckedDsm, execute_dsm;
-    Verify => ExecuteVerify, CheckedVerify, execute_verify;
-    Flush => ExecuteFlush, CheckedFlush, execute_flush;
+    Read => ExecuteRead, QueuedRead, CheckedRead, execute_read;
+    Write => ExecuteWrite, QueuedWrite, CheckedWrite, execute_write;
+    Compare => ExecuteCompare, QueuedCompare, CheckedCompare, execute_compare;
+    WriteZeroes => ExecuteWriteZeroes, QueuedWriteZeroes, CheckedWriteZeroes, execute_write_zeroes;
+    Dsm => ExecuteDsm, QueuedDsm, CheckedDsm, execute_dsm;
+    Verify => ExecuteVerify, QueuedVerify, CheckedVerify, execute_verify;
+    Flush => ExecuteFlush, QueuedFlush, CheckedFlush, execute_flush;
 );

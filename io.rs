@@ -17,7 +17,8 @@
 //! Verify, Flush and a Write to allocated pages never sleep and complete
 //! there; a Write that needs a page, Write Zeroes and Dataset Management
 //! (which may visit many pages) hand themselves to nvmet's workqueue and
-//! run again from there. Other transports call execute in process context.
+//! run again from there. Other transports call execute in process context,
+//! and so does nvme-loop for an object whose `nowait` is off (see [`Via`]).
 
 use crate::backend::{Binding, Stat};
 use crate::glue::{Direction, Request};
@@ -54,12 +55,25 @@ fn nodata_unzeroed() -> bool {
 /// An I/O command on a namespace bound to a memory object.
 pub(crate) type Req<'a> = Request<'a, KBox<Binding>>;
 
-/// nvmet's `parse_io_cmd`: the command to execute and whether injection
-/// rules must look at it first (any is enabled: see [`injected`]), or
-/// Invalid Opcode. No rule fires here: nvmet may still fail the command
+/// Where a parsed command's `execute` may run: what [`parse`] decides
+/// along with the command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// It honours nowait: nvme-loop calls it from its submission context.
+    Nowait,
+    /// Every transport calls it where it may sleep (nvme-loop: from
+    /// nvmet's workqueue): the object's `nowait` is off.
+    Workqueue,
+    /// As [`Via::Workqueue`], the injection rules looking at it first (any
+    /// is enabled: see [`injected`]).
+    Rules,
+}
+
+/// nvmet's `parse_io_cmd`: the command to execute and where, or Invalid
+/// Opcode. No rule fires here: nvmet may still fail the command
 /// after parsing it (a reservation conflict, a queue being deleted), and a
 /// rule counts only what the backend acts on.
-pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
+pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, Via), Status> {
     let cmd = match req.opcode() {
         OP_READ => Command::Read,
         OP_WRITE => Command::Write,
@@ -76,7 +90,12 @@ pub(crate) fn parse(req: &Req<'_>) -> Result<(Command, bool), Status> {
             return Err(status);
         }
     };
-    Ok((cmd, req.data().is_some_and(|b| b.object().rules.any())))
+    let via = match req.data() {
+        Some(b) if b.object().rules.any() => Via::Rules,
+        Some(b) if !b.nowait => Via::Workqueue,
+        _ => Via::Nowait,
+    };
+    Ok((cmd, via))
 }
 
 /// Whether an injection rule fires for `req`, executed as `cmd`: `Ok(true)`

@@ -6,7 +6,7 @@
 #
 #   guest-bench.sh [KEY=VALUE...]
 #     ko=$NVMET_MEM_KO reps=3 runtime=10 ramp=2 size=1G
-#     backends="mem ceiling brd null_blk null_blk_nodata file ublk"
+#     backends="mem mem_wq ceiling brd null_blk null_blk_nodata file ublk"
 #     transports="loop tcp"
 #     rublk=PATH  the rublk binary (ublk server) of the ublk backend: a
 #                ublk device whose server (rublk's loop target, buffered
@@ -48,7 +48,7 @@ tmpfs_dir=/tmp/nvmet-mem-bench-tmpfs
 
 ko=${NVMET_MEM_KO:-} reps=3 runtime=10 ramp=2 size=1G latency="" passthru="" rublk="" buffers=huge
 base_ko="" base=""
-backends="mem ceiling brd null_blk null_blk_nodata file"
+backends="mem mem_wq ceiling brd null_blk null_blk_nodata file"
 transports="loop tcp"
 workloads="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 read-128k-qd8 write-128k-qd8"
 for kv in "$@"; do
@@ -130,14 +130,19 @@ fi
 
 # The ceiling is nvmet-mem with the nodata attribute (commands complete
 # without touching data or pages); skip it where the module has none.
-nodata_ok=0
+nodata_ok=0 nowait_ok=0
 if mkdir "$memcfs/probe0" 2>/dev/null; then
 	[ -e "$memcfs/probe0/nodata" ] && nodata_ok=1
+	[ -e "$memcfs/probe0/nowait" ] && nowait_ok=1
 	rmdir "$memcfs/probe0"
 fi
 if [ $nodata_ok = 0 ] && [[ " $backends " == *" ceiling "* ]]; then
 	note "ceiling skipped: this nvmet-mem has no nodata attribute"
 	backends=$(echo " $backends " | sed 's/ ceiling / /; s/^ *//; s/ *$//')
+fi
+if [ $nowait_ok = 0 ] && [[ " $backends " == *" mem_wq "* ]]; then
+	note "mem_wq skipped: this nvmet-mem has no nowait attribute"
+	backends=$(echo " $backends " | sed 's/ mem_wq / /; s/^ *//; s/ *$//')
 fi
 # null_blk in Linux 7.3 has no bio-based mode (queue_mode=0 falls back to
 # blk-mq with an error message), so ask for blk-mq outright.
@@ -159,15 +164,20 @@ esac
 # --- backends: setup_<b> sets NS_BACKEND (the backend attribute, may be
 # empty) and NS_PATH (device_path); teardown_<b> undoes it. ---
 
-setup_mem_obj() { # NODATA
+setup_mem_obj() { # NODATA [NOWAIT]
 	mkdir "$memcfs/b0" || return 1
 	w "$memcfs/b0/blocksize" 512 && w "$memcfs/b0/size" "$size_b" || return 1
 	if [ "$1" = 1 ]; then w "$memcfs/b0/nodata" 1 || return 1; fi
+	if [ "${2:-1}" = 0 ]; then w "$memcfs/b0/nowait" 0 || return 1; fi
 	NS_BACKEND=mem NS_PATH=b0
 }
 teardown_mem_obj() { [ ! -d "$memcfs/b0" ] || rmdir "$memcfs/b0"; }
 setup_mem() { setup_mem_obj 0; }
 teardown_mem() { teardown_mem_obj; }
+# mem_wq: mem with nowait = 0, so that nvme-loop queues its commands on
+# nvmet_wq as it does for every block device and file namespace
+setup_mem_wq() { setup_mem_obj 0 0; }
+teardown_mem_wq() { teardown_mem_obj; }
 setup_ceiling() { setup_mem_obj 1; }
 teardown_ceiling() { teardown_mem_obj; }
 # mem_base: the module of another commit (base_ko=), in place of this one

@@ -11,6 +11,8 @@
   results.json  the numbers extracted from every fio run, and the medians
 and prints one line per comparison:
   ratio <workload> <transport> mem/<peer> <median mem IOPS / median peer IOPS>
+  ratio <workload> <transport> mem_wq/<peer> <...>   (peers through nvmet_wq)
+  cost <workload> <transport> <backend>-<no-data peer> <instructions per I/O>
 --plain adds the table of a second run without icount (wall clock).
 The plot is drawn by hand (plain SVG): no plotting library needed.
 """
@@ -24,9 +26,19 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
-BACKENDS = ["mem", "mem_base", "ceiling", "brd", "null_blk", "null_blk_nodata", "file", "ublk"]
+BACKENDS = ["mem", "mem_wq", "mem_base", "ceiling", "brd", "null_blk", "null_blk_nodata", "file", "ublk"]
 # mem_base: nvmet-mem built from another commit (BENCH_BASE), for before/after
-PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk", "ceiling", "mem_base"]
+PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk", "ceiling", "mem_wq", "mem_base"]
+# mem_wq: nvmet-mem with nowait=0, through nvmet_wq over loop as the bdev and
+# file backends are: compared with those in the same execution context
+WQ_PEERS = ["brd", "null_blk", "null_blk_nodata", "file", "ublk"]
+# the backend's own cost: instructions per I/O of a backend minus those of
+# a no-data backend on the same execution path
+COSTS = [("mem", "ceiling"), ("brd", "null_blk_nodata"), ("null_blk", "null_blk_nodata")]
+CAVEAT = (
+    "Instruction counts under icount: no cache misses, memory bandwidth, lock contention "
+    "or true parallelism."
+)
 TRANSPORTS = ["loop", "loop-passthru", "tcp", "tcp-passthru"]
 WORKLOADS = [
     "randread-4k-qd1",
@@ -38,6 +50,7 @@ WORKLOADS = [
 ]
 COLORS = {
     "mem": "#d62728",
+    "mem_wq": "#e377c2",
     "mem_base": "#ffbb78",
     "ceiling": "#ff9896",
     "brd": "#1f77b4",
@@ -185,6 +198,36 @@ def ratios(stats):
     return out
 
 
+def wq_ratios(stats):
+    """[(workload, transport, peer, value)]: mem_wq against the peers that
+    go through nvmet_wq too."""
+    bs, ts, ws = axes(stats)
+    out = []
+    for w in ws:
+        for t in ts:
+            mem = stats.get(("mem_wq", t, w))
+            for p in WQ_PEERS:
+                peer = stats.get((p, t, w))
+                if mem and peer and mem["iops"] and peer["iops"] and peer["iops"][0] > 0:
+                    out.append((w, t, p, mem["iops"][0] / peer["iops"][0]))
+    return out
+
+
+def costs(stats):
+    """[(workload, transport, backend, base, instructions)]: per I/O, of
+    the backend minus of its no-data counterpart (10^9 / median IOPS: all
+    vCPUs' instructions per I/O under icount)."""
+    bs, ts, ws = axes(stats)
+    out = []
+    for w in ws:
+        for t in ts:
+            for b, base in COSTS:
+                x, y = stats.get((b, t, w)), stats.get((base, t, w))
+                if x and y and x["iops"] and y["iops"] and x["iops"][0] > 0 and y["iops"][0] > 0:
+                    out.append((w, t, b, base, 1e9 / x["iops"][0] - 1e9 / y["iops"][0]))
+    return out
+
+
 def table(stats, runs):
     bs, ts, ws = axes(stats)
     lines = [
@@ -205,15 +248,22 @@ def table(stats, runs):
     return lines
 
 
-def ratio_table(rs):
+def cost_table(cs):
+    lines = ["| transport | workload | backend | minus | instructions per I/O |", "|---|---|---|---|--:|"]
+    for w, t, b, base, v in cs:
+        lines.append(f"| {t} | {w} | {b} | {base} | {v:.0f} |")
+    return lines
+
+
+def ratio_table(rs, who="mem"):
     if not rs:
-        return ["(no mem results to compare)"]
+        return [f"(no {who} results to compare)"]
     peers = order({r[2] for r in rs}, PEERS)
     rows = {}
     for w, t, p, v in rs:
         rows.setdefault((t, w), {})[p] = v
     lines = [
-        "| transport | workload | " + " | ".join(f"mem/{p}" for p in peers) + " |",
+        "| transport | workload | " + " | ".join(f"{who}/{p}" for p in peers) + " |",
         "|---|---|" + "--:|" * len(peers),
     ]
     for (t, w), d in sorted(rows.items(), key=lambda kv: (TRANSPORTS + [kv[0][0]]).index(kv[0][0])):
@@ -415,7 +465,8 @@ def main():
     ]
     if a.wall:
         md.append(f"- the icount guest took {a.wall} s of wall time, {float(meta.get('guest_seconds', 0)):.0f} s of guest time")
-    md += ["", f"## Results ({'bare metal' if host else 'icount'})", ""] + table(stats, runs)
+    caveat = [] if host else [CAVEAT, ""]
+    md += ["", f"## Results ({'bare metal' if host else 'icount'})", ""] + caveat + table(stats, runs)
     md += [
         "",
         "## mem IOPS / peer IOPS (medians)",
@@ -423,7 +474,32 @@ def main():
         "Above 1: mem did more I/O per guest second than the peer, i.e. spent fewer "
         "instructions per I/O (host and target together).",
         "",
-    ] + ratio_table(rs)
+    ] + caveat + ratio_table(rs)
+    wrs, cs = wq_ratios(stats), costs(stats)
+    if wrs:
+        md += [
+            "",
+            "## mem_wq IOPS / peer IOPS (medians): the same execution context",
+            "",
+            "Over loop, mem executes in the submitter's context (the nowait contract) while the "
+            "bdev and file backends cannot: submit_bio() may sleep and nvme-loop's queue_rq runs "
+            "under RCU, so their commands always go through nvmet_wq. mem_wq is mem with "
+            "nowait=0, through the same workqueue: what the store itself does better or worse. "
+            "Over tcp every backend executes in nvmet-tcp's io_work, so there mem_wq is mem.",
+            "",
+        ] + caveat + ratio_table(wrs, "mem_wq")
+    if cs:
+        md += [
+            "",
+            "## The backend's own cost (instructions per I/O)",
+            "",
+            "Per I/O, 10^9 / median IOPS of the backend minus that of a backend on the same path "
+            "that moves no data: mem - ceiling (both inline over loop), brd - null_blk_nodata and null_blk - null_blk_nodata "
+            "(both through nvmet_wq and the block layer). The no-data side zeroes the host's buffer "
+            "on reads (ceiling) or touches no data (null_blk_nodata), so these are what moving "
+            "the data through each store costs, host and target together.",
+            "",
+        ] + caveat + cost_table(cs)
     md += overhead_table(meta.get("overhead", []))
     if a.plain:
         pmeta, pnotes = read_meta(a.plain)
@@ -432,11 +508,12 @@ def main():
             pstats = summarize(pruns)
             md += [
                 "",
-                "## Wall-clock sanity run (no icount)",
+                "## Wall-clock sanity run (no icount): not a performance result",
                 "",
                 f"The same matrix in a second guest without icount ({pmeta.get('accel', 'TCG or KVM')}): "
                 "real time, so host load, TCG's translation costs and lock contention between "
-                "vCPUs that really run in parallel show; a sanity check of the icount numbers.",
+                "vCPUs that really run in parallel show; a sanity check of the icount numbers, "
+                "not a result (a shared host under TCG measures the host as much as the backends).",
                 "",
             ]
             md += table(pstats, pruns)
@@ -444,7 +521,10 @@ def main():
             notes += [f"plain run: {n}" for n in pnotes if n not in notes]
     md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     md += ["", "Plot: [results.svg](results.svg). Every run's numbers: results.json; raw fio JSON: `bench/raw/` (not committed).", ""]
-    md += ["```"] + [f"ratio {w} {t} mem/{p} {v:.3f}" for w, t, p, v in rs] + ["```", ""]
+    lines = [f"ratio {w} {t} mem/{p} {v:.3f}" for w, t, p, v in rs]
+    lines += [f"ratio {w} {t} mem_wq/{p} {v:.3f}" for w, t, p, v in wrs]
+    lines += [f"cost {w} {t} {b}-{base} {v:.0f}" for w, t, b, base, v in cs]
+    md += ["```"] + lines + ["```", ""]
 
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "results.md"), "w") as f:
@@ -466,6 +546,11 @@ def main():
                     for r in sorted(rr, key=lambda r: r["rep"])
                 ],
                 "ratios": [{"workload": w, "transport": t, "peer": p, "value": round(v, 3)} for w, t, p, v in rs],
+                "wq_ratios": [{"workload": w, "transport": t, "peer": p, "value": round(v, 3)} for w, t, p, v in wrs],
+                "costs": [
+                    {"workload": w, "transport": t, "backend": b, "minus": base, "instructions": round(v)}
+                    for w, t, b, base, v in cs
+                ],
             },
             f,
             indent=1,
@@ -473,8 +558,8 @@ def main():
         f.write("\n")
     for n in notes:
         print(f"note: {n}")
-    for w, t, p, v in rs:
-        print(f"ratio {w} {t} mem/{p} {v:.3f}")
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":

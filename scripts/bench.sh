@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: the fio matrix of bench/guest-bench.sh (backends mem,
+# `make bench`: the fio matrix of bench/guest-bench.sh (backends mem, mem_wq,
 # ceiling, brd, null_blk, null_blk_nodata, file, ublk; transports loop, tcp; six
 # workloads) in one guest on the plain (non-debug) kernel, then
 # bench/report.py: bench/results.md, bench/results.svg, bench/results.json,
 # the raw fio JSON in bench/raw/, and one line per comparison on stdout:
 #   ratio <workload> <transport> mem/<peer> <median mem IOPS / median peer IOPS>
+#   ratio <workload> <transport> mem_wq/<peer> <...>  (mem_wq: mem with nowait=0,
+#                      through nvmet_wq over loop, as the bdev and file peers)
+#   cost <workload> <transport> <backend>-<no-data peer> <instructions per I/O>
 #
 # The guest runs under TCG with -icount shift=0,sleep=off: guest time
 # advances by one nanosecond per instruction, so fio's IOPS measure the
@@ -145,7 +148,7 @@ reps=${BENCH_REPS:-3}
 runtime=${BENCH_RUNTIME:-3}
 ramp=${BENCH_RAMP:-1}
 size=${BENCH_SIZE:-1G}
-backends=${BENCH_BACKENDS:-mem ceiling brd null_blk null_blk_nodata file ublk}
+backends=${BENCH_BACKENDS:-mem mem_wq ceiling brd null_blk null_blk_nodata file ublk}
 if [ -n "$base" ] && [[ " $backends " != *" mem_base "* ]]; then
 	backends=$(echo " $backends " | sed 's/ mem / mem mem_base /; s/^ *//; s/ *$//')
 	[[ " $backends " == *" mem_base "* ]] || backends="mem_base $backends"

@@ -136,6 +136,11 @@ for v in 2 -1 yes true on "" 1.0 0x1 "$(digits 20)" $'\xff'; do
 	case_ EINVAL "$obj/nodata" "$v"
 done
 
+# nowait: 0 or 1
+for v in 2 -1 yes off "" 0x0 "$(digits 20)"; do
+	case_ EINVAL "$obj/nowait" "$v"
+done
+
 # debug_nodata_unzeroed (module-wide test hook): 0 or 1. Kernels with
 # fault injection's debugfs (the debug kernel) have it; others must not.
 hook=$MEMCFS/debug_nodata_unzeroed
@@ -247,7 +252,7 @@ case_ EBUSY "$ns2/enable" 1
 # is the exception: it resizes the namespace, see mem_resize)
 for a in "blocksize 4096" "blocksize 512" \
 	"numa_node 0" "numa_node -1" "max_memory 1M" "max_memory 0" \
-	"nodata 1" "nodata 0"; do
+	"nodata 1" "nodata 0" "nowait 0" "nowait 1"; do
 	set -- $a
 	case_ EBUSY "$MEMCFS/bad1/$1" "$2"
 done
@@ -286,6 +291,8 @@ ok "$o/max_memory" 8k 8192
 ok "$o/max_memory" 0 0
 ok "$o/nodata" " 1" 1
 ok "$o/nodata" 0 0
+ok "$o/nowait" " 0" 0
+ok "$o/nowait" 1 1
 ok "$o/latency_ns" " 10000000000" 10000000000
 ok "$o/latency_ns" 0x10 16
 ok "$o/latency_ns" 0 0

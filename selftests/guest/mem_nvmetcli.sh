@@ -29,6 +29,7 @@ write_attr "$o/blocksize" 4096
 write_attr "$o/max_memory" 96M
 write_attr "$o/size" 1T || fail "a thin 1 TiB object"
 write_attr "$o/latency_ns" 1000
+write_attr "$o/nowait" 0
 mkdir "$o/slow"
 write_attr "$o/slow/commands" write
 write_attr "$o/slow/lba_start" 100000
@@ -55,12 +56,12 @@ ns = c["subsystems"][0]["namespaces"][0]
 assert ns["backend"] == "mem" and ns["device"]["path"] == "rt0", ns
 o = [o for o in c["nvmet_mem"]["objects"] if o["name"] == "rt0"][0]
 a = o["attr"]
-assert (a["size"], a["blocksize"], a["max_memory"], a["latency_ns"]) == \
-    (str(1 << 40), "4096", str(96 << 20), "1000"), a
+assert (a["size"], a["blocksize"], a["max_memory"], a["latency_ns"], a["nowait"]) == \
+    (str(1 << 40), "4096", str(96 << 20), "1000", "0"), a
 r = o["rules"][0]
 assert r["name"] == "slow" and r["attr"]["status"] == "0x4281" and r["attr"]["enable"] == "1", r
 EOF
-msg "saved: namespace backend mem on rt0; object size, blocksize, max_memory, latency and rule"
+msg "saved: namespace backend mem on rt0; object size, blocksize, max_memory, latency, nowait and rule"
 
 nvmetcli clear || fail "nvmetcli clear"
 [ -d "$s" ] && fail "subsystem still there after clear"
@@ -78,7 +79,8 @@ nvmetcli clear
 rmdir "$o/slow" "$o" || fail "remove the object"
 nvmetcli restore "$cfg/a.json" || fail "restore without the object"
 [ -d "$o/slow" ] || fail "object or rule not recreated"
-[ "$(cat "$o/size")" = $((1 << 40)) ] && [ "$(cat "$o/slow/enable")" = 1 ] || fail "recreated object differs"
+[ "$(cat "$o/size")" = $((1 << 40)) ] && [ "$(cat "$o/nowait")" = 0 ] &&
+	[ "$(cat "$o/slow/enable")" = 1 ] || fail "recreated object differs"
 [ "$(cat "$o/allocated")" = 0 ] || fail "recreated object is not empty"
 nvmetcli save "$cfg/c.json"
 diff "$cfg/a.json" "$cfg/c.json" >/dev/null || fail "recreated configuration differs from the saved one"
