@@ -29,6 +29,7 @@ use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::rcu;
 use kernel::task::cond_resched;
+use kernel::time::{delay::fsleep, Delta};
 
 // A page's index is a `usize` (the xarray's `unsigned long`). Where that is
 // 32 bits, the pages of a namespace beyond 16 TiB would alias those 16 TiB
@@ -149,6 +150,13 @@ pub(crate) fn pieces(pos: u64, len: usize) -> impl Iterator<Item = Piece> {
     })
 }
 
+/// How long a writer that finds an object at its cap waits at a time for
+/// the pages being allocated meanwhile (one of them may be the page it
+/// needs), and how many times at most it looks again (20 ms of waits at
+/// least).
+const CAP_WAIT: Delta = Delta::from_micros(100);
+const CAP_TRIES: u32 = 200;
+
 /// Pages a reader looks up and copies in one RCU read section: 64 KiB (one
 /// page at least), so that a long read lets grace periods by between runs.
 const READ_SECTION_PAGES: usize = {
@@ -167,9 +175,29 @@ fn last_page(pos: u64, len: usize) -> usize {
 }
 
 /// Counters on a cache line of their own, away from the index's root,
-/// which every lookup reads: pages held, and pages ever allocated.
+/// which every lookup reads.
 #[repr(align(64))]
-struct PageCount(AtomicUsize, AtomicU64);
+struct PageCount {
+    /// Pages held or being allocated, times [`ONE_HELD`], plus the pages
+    /// being allocated under a cap (counted, not yet in the index nor given
+    /// back): one word, so that a writer refused at the cap reads both at
+    /// one moment.
+    held: AtomicU64,
+    /// Pages ever allocated.
+    allocated: AtomicU64,
+}
+
+/// A page in [`PageCount::held`]; the bits below count allocations in
+/// flight, one per writer in [`Store::page_for_write`], far fewer than
+/// 2^20 tasks.
+const ONE_HELD: u64 = 1 << 20;
+/// An allocation in flight in [`PageCount::held`].
+const IN_FLIGHT: u64 = 1;
+
+/// The pages held that `count` (a [`PageCount::held`]) says.
+fn held(count: u64) -> u64 {
+    count / ONE_HELD
+}
 
 /// The pages of one memory object.
 ///
@@ -190,18 +218,21 @@ impl Store {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             pages <- PageIndex::new(),
-            used: PageCount(AtomicUsize::new(0), AtomicU64::new(0)),
+            used: PageCount {
+                held: AtomicU64::new(0),
+                allocated: AtomicU64::new(0),
+            },
         })
     }
 
     /// Pages currently allocated.
     pub(crate) fn used_pages(&self) -> usize {
-        self.used.0.load(Ordering::Relaxed)
+        held(self.used.held.load(Ordering::Relaxed)) as usize
     }
 
     /// Pages allocated since the store was created (freed ones included).
     pub(crate) fn allocated_pages(&self) -> u64 {
-        self.used.1.load(Ordering::Relaxed)
+        self.used.allocated.load(Ordering::Relaxed)
     }
 
     /// Calls `f` with each piece of `[pos, pos + len)` and its page as a
@@ -348,16 +379,54 @@ impl Store {
         if present(self) {
             return Ok(());
         }
-        let before = self.used.0.fetch_add(1, Ordering::Relaxed);
-        if (limits.max_pages != 0 && before >= limits.max_pages) || !above_reserve() {
-            self.used.0.fetch_sub(1, Ordering::Relaxed);
-            // A writer racing for the same page may have counted it and
-            // inserted it meanwhile: then there is nothing to allocate.
+        if !above_reserve() {
+            // A writer racing for the same page may have inserted it
+            // meanwhile: then there is nothing to allocate.
             return if present(self) {
                 Ok(())
             } else {
                 Err(SC_CAP_EXCEEDED | SC_DNR)
             };
+        }
+        let capped = limits.max_pages != 0;
+        let mut tries = 0;
+        loop {
+            if !capped {
+                self.used.held.fetch_add(ONE_HELD, Ordering::Relaxed);
+                break;
+            }
+            if self.reserve(limits.max_pages as u64) {
+                break;
+            }
+            // At the cap, or so it seemed. A page being allocated meanwhile
+            // may be this very one (its writer counted it first), or may
+            // fail and give its place back, as may a deallocation. The cap
+            // is reached when, at one moment, the page is missing, no page
+            // is being allocated and the count is at the cap: under the
+            // index's lock, which insertions take and removals count under.
+            let mut count = 0;
+            let missing = self.pages.missing_and(index, || {
+                count = self.used.held.load(Ordering::Acquire);
+                true
+            });
+            if !missing {
+                return Ok(());
+            }
+            let in_flight = count % ONE_HELD != 0;
+            if !in_flight && held(count) >= limits.max_pages as u64 {
+                return Err(SC_CAP_EXCEEDED | SC_DNR);
+            }
+            tries += 1;
+            if tries == CAP_TRIES {
+                // Allocations that take this long are a transient failure,
+                // which the host may retry.
+                return Err(SC_INTERNAL);
+            }
+            // Wait for the allocations in flight, a bounded time (one in
+            // reclaim may take long); a place was given back otherwise.
+            if in_flight {
+                fsleep(CAP_WAIT);
+            }
         }
         // Concurrent writers may each pass the reserve check before any of
         // them allocates: the reserve may be undershot by one page per
@@ -365,18 +434,23 @@ impl Store {
         let inserted = NewPage::alloc(limits.nid)
             .map_err(|_| ENOMEM)
             .and_then(|new| self.pages.insert(index, new));
+        // A capped writer's allocation ends once the page is in the index
+        // or its place given back: a writer that sees none in flight sees
+        // either.
+        let done = if capped { IN_FLIGHT } else { 0 };
         match inserted {
             Ok(Inserted::Ours) => {
-                self.used.1.fetch_add(1, Ordering::Relaxed);
+                self.used.allocated.fetch_add(1, Ordering::Relaxed);
+                self.used.held.fetch_sub(done, Ordering::Release);
                 Ok(())
             }
             Ok(Inserted::Theirs) => {
                 // Another writer inserted it meanwhile: use theirs.
-                self.used.0.fetch_sub(1, Ordering::Relaxed);
+                self.used.held.fetch_sub(ONE_HELD + done, Ordering::Release);
                 Ok(())
             }
             Err(e) => {
-                self.used.0.fetch_sub(1, Ordering::Relaxed);
+                self.used.held.fetch_sub(ONE_HELD + done, Ordering::Release);
                 if e == ERANGE {
                     // A shrink moved the end below `index` since the
                     // command checked its range.
@@ -387,6 +461,26 @@ impl Store {
                     // retry.
                     Err(SC_INTERNAL)
                 }
+            }
+        }
+    }
+
+    /// Counts a page about to be allocated, and its allocation in flight,
+    /// unless `max_pages` are counted already.
+    fn reserve(&self, max_pages: u64) -> bool {
+        let mut cur = self.used.held.load(Ordering::Relaxed);
+        loop {
+            if held(cur) >= max_pages {
+                return false;
+            }
+            match self.used.held.compare_exchange(
+                cur,
+                cur + ONE_HELD + IN_FLIGHT,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
             }
         }
     }
@@ -461,8 +555,11 @@ impl Store {
         let mut freed = 0;
         let mut from = first;
         while let Some(i) = self.pages.next_present(from, last) {
-            if self.pages.remove(i, &mut retiring) {
-                self.used.0.fetch_sub(1, Ordering::Relaxed);
+            // Uncounted under the index's lock, with the removal: a writer
+            // refused at the cap sees the page and its count go together.
+            if self.pages.remove(i, &mut retiring, || {
+                self.used.held.fetch_sub(ONE_HELD, Ordering::Relaxed);
+            }) {
                 freed += 1;
             }
             cond_resched();
@@ -579,7 +676,7 @@ mod tests {
             let _section = rcu::read_lock();
             let mut retiring = Retiring::new();
             for i in 0..100 {
-                assert!(store.pages.remove(i, &mut retiring));
+                assert!(store.pages.remove(i, &mut retiring, || ()));
             }
             drop(retiring);
             retired_pages() - before
@@ -671,7 +768,7 @@ mod tests {
             // Removed under the reader's nose: the page is freed only after
             // the section ends, so the reader still reads it, whole (KASAN
             // would report a read of a freed page).
-            let removed = store.pages.remove(0, &mut Retiring::new());
+            let removed = store.pages.remove(0, &mut Retiring::new(), || ());
             let gone = store.pages.peek(0, &section).is_none();
             let read =
                 first.map(|p| p.read_into(512, 512, &mut out.cursor(Direction::ToSg).unwrap()));
@@ -864,7 +961,7 @@ mod tests {
         assert!(page_at(&store, 3).is_some());
         // Once the end moves past it, the slot takes a page again and a
         // second writer gets the first one's.
-        assert!(store.pages.remove(3, &mut Retiring::new()));
+        assert!(store.pages.remove(3, &mut Retiring::new(), || ()));
         store.pages.set_end(8);
         store.page_for_write(3, ANY).unwrap();
         let a = page_at(&store, 3);

@@ -461,16 +461,40 @@ impl PageIndex {
         self.end.store(end, Relaxed);
     }
 
-    /// Removes the page at `index`, if any, into `retiring`; whether there
-    /// was one. Readers that found it may still read it: it is freed after
-    /// an RCU grace period.
-    pub(crate) fn remove(&self, index: usize, retiring: &mut Retiring) -> bool {
-        let page = self.xa.lock().remove(index);
+    /// Removes the page at `index`, if any, into `retiring`, calling
+    /// `removed` if there was one before the index's lock is dropped (see
+    /// [`PageIndex::missing_and`]; it runs under a spinlock and must not
+    /// sleep); whether there was one. Readers that found it may still read
+    /// it: it is freed after an RCU grace period.
+    pub(crate) fn remove(
+        &self,
+        index: usize,
+        retiring: &mut Retiring,
+        removed: impl FnOnce(),
+    ) -> bool {
+        let page = {
+            let mut xa = self.xa.lock();
+            let page = xa.remove(index);
+            if page.is_some() {
+                removed();
+            }
+            page
+        };
         let found = page.is_some();
         if let Some(page) = page {
             retiring.add(page);
         }
         found
+    }
+
+    /// Whether no page is at `index` and `also()` holds, both under the
+    /// index's lock, which insertions and removals take: what `also` reads
+    /// of a count that removals update under it (see [`PageIndex::remove`])
+    /// agrees with the page's absence. `also` runs under a spinlock and
+    /// must not sleep.
+    pub(crate) fn missing_and(&self, index: usize, also: impl FnOnce() -> bool) -> bool {
+        let xa = self.xa.lock();
+        xa.get(index).is_none() && also()
     }
 
     /// The lowest index in `[from, last]` that holds a page. Visits only
@@ -491,7 +515,7 @@ impl PinnedDrop for PageIndex {
         let mut retiring = Retiring::new();
         let mut from = 0;
         while let Some(i) = self.next_present(from, usize::MAX) {
-            self.remove(i, &mut retiring);
+            self.remove(i, &mut retiring, || ());
             cond_resched();
             match i.checked_add(1) {
                 Some(next) => from = next,

@@ -34,6 +34,7 @@ TESTS=(
 	mem_inject_resv
 	mem_resize
 	mem_thin
+	mem_cap_race
 	mem_reap
 	mem_latency
 	mem_hold

@@ -334,7 +334,7 @@ expect_io_moving() {
 # --output-format=json and --group_reporting=0): NAME ERRNO ERRORS IOS:
 # the job's error (0: none), the errors it saw (total_err with
 # continue_on_error; else 1 if it stopped on an error) and the reads and
-# writes it issued. False if FILE holds no fio JSON.
+# writes (and trims) it issued. False if FILE holds no fio JSON.
 fio_jobs() {
 	python3 - "$1" <<'PY'
 import json, sys
@@ -342,6 +342,7 @@ s = open(sys.argv[1]).read()
 for j in json.loads(s[s.index("{"):])["jobs"]:
     err = j["error"]
     n = max(j.get("total_err", 0), 1 if err else 0)
-    print(j["jobname"], err, n, j["read"]["total_ios"] + j["write"]["total_ios"])
+    ios = sum(j.get(k, {}).get("total_ios", 0) for k in ("read", "write", "trim"))
+    print(j["jobname"], err, n, ios)
 PY
 }
