@@ -352,7 +352,10 @@ ng_of() {
 # time under TCG), one after the other (stonewall: each its own reporting
 # group, so one JSON entry per workload, named after it), JSON to FILE.
 # Each of the njobs jobs of a workload works in its own 1/njobs slice of
-# the namespace. With NG, through that generic character device with
+# the namespace, pinned to its own vCPU: unpinned, the scheduler sometimes
+# puts both on one vCPU, and over tcp (whose host queues each have one
+# io_cpu, and whose target io_work follows the sending CPU) the runs then
+# land on one of two levels ~15 % apart (bench/tcp-placement.md). With NG, through that generic character device with
 # io_uring_cmd instead of the block device.
 run_fio() {
 	local wl rw bs qd rest jobs=() dev=${2:-$DEV} engine=(--ioengine=io_uring --direct=1)
@@ -364,6 +367,7 @@ run_fio() {
 		jobs+=(--name="$wl" --stonewall --rw="$rw" --bs="$bs" --iodepth="$qd")
 	done
 	fio --filename="$dev" "${engine[@]}" "${iomem[@]}" --numjobs="$njobs" \
+		--cpus_allowed=0-$((njobs - 1)) --cpus_allowed_policy=split \
 		--group_reporting --size=$((size_b / njobs)) --offset_increment=$((size_b / njobs)) \
 		--norandommap --time_based --runtime="$runtime" --ramp_time="$ramp" \
 		--lat_percentiles=1 --output-format=json --output="$1" "${jobs[@]}"
