@@ -327,6 +327,25 @@ fn refuse_if_bound(this: &ObjectDir, attr: &str, s: &Settings) -> Result {
     }
 }
 
+/// Sets the flag that `field` picks among the object's settings from
+/// `page`, "0" or "1", while no namespace is bound to the object.
+fn store_flag(
+    this: &ObjectDir,
+    attr: &str,
+    page: &[u8],
+    field: impl FnOnce(&mut Settings) -> &mut bool,
+) -> Result {
+    let value = match parse_int(page) {
+        Ok(0) => false,
+        Ok(1) => true,
+        _ => return refuse!(this, attr, EINVAL, "must be 0 or 1"),
+    };
+    let mut s = this.obj.settings.lock();
+    refuse_if_bound(this, attr, &s)?;
+    *field(&mut s) = value;
+    Ok(())
+}
+
 #[vtable]
 impl AttributeOperations<0> for ObjectDir {
     type Data = ObjectDir;
@@ -516,15 +535,7 @@ impl AttributeOperations<5> for ObjectDir {
     }
 
     fn store(this: &ObjectDir, page: &[u8]) -> Result {
-        let nodata = match parse_int(page) {
-            Ok(0) => false,
-            Ok(1) => true,
-            _ => return refuse!(this, "nodata", EINVAL, "must be 0 or 1"),
-        };
-        let mut s = this.obj.settings.lock();
-        refuse_if_bound(this, "nodata", &s)?;
-        s.nodata = nodata;
-        Ok(())
+        store_flag(this, "nodata", page, |s| &mut s.nodata)
     }
 }
 
@@ -604,15 +615,7 @@ impl AttributeOperations<9> for ObjectDir {
     }
 
     fn store(this: &ObjectDir, page: &[u8]) -> Result {
-        let nowait = match parse_int(page) {
-            Ok(0) => false,
-            Ok(1) => true,
-            _ => return refuse!(this, "nowait", EINVAL, "must be 0 or 1"),
-        };
-        let mut s = this.obj.settings.lock();
-        refuse_if_bound(this, "nowait", &s)?;
-        s.nowait = nowait;
-        Ok(())
+        store_flag(this, "nowait", page, |s| &mut s.nowait)
     }
 }
 

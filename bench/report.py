@@ -184,29 +184,15 @@ def axes(stats):
     )
 
 
-def ratios(stats):
-    """[(workload, transport, peer, value)] for every peer measured."""
+def ratios(stats, who="mem", peers=PEERS):
+    """[(workload, transport, peer, value)]: the median IOPS of `who` over
+    that of each of `peers` measured."""
     bs, ts, ws = axes(stats)
     out = []
     for w in ws:
         for t in ts:
-            mem = stats.get(("mem", t, w))
-            for p in PEERS:
-                peer = stats.get((p, t, w))
-                if mem and peer and mem["iops"] and peer["iops"] and peer["iops"][0] > 0:
-                    out.append((w, t, p, mem["iops"][0] / peer["iops"][0]))
-    return out
-
-
-def wq_ratios(stats):
-    """[(workload, transport, peer, value)]: mem_wq against the peers that
-    go through nvmet_wq too."""
-    bs, ts, ws = axes(stats)
-    out = []
-    for w in ws:
-        for t in ts:
-            mem = stats.get(("mem_wq", t, w))
-            for p in WQ_PEERS:
+            mem = stats.get((who, t, w))
+            for p in peers:
                 peer = stats.get((p, t, w))
                 if mem and peer and mem["iops"] and peer["iops"] and peer["iops"][0] > 0:
                     out.append((w, t, p, mem["iops"][0] / peer["iops"][0]))
@@ -475,7 +461,7 @@ def main():
         "instructions per I/O (host and target together).",
         "",
     ] + caveat + ratio_table(rs)
-    wrs, cs = wq_ratios(stats), costs(stats)
+    wrs, cs = ratios(stats, "mem_wq", WQ_PEERS), costs(stats)
     if wrs:
         md += [
             "",
